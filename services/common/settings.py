@@ -1,0 +1,31 @@
+"""Settings shared by every service: run mode, data folder, logging, telemetry, metrics."""
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    """How the platform runs: all on one machine, or against real external servers."""
+
+    EMBEDDED = "embedded"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Base class of every service's settings; values come from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore", frozen=True)
+
+    mode: Mode = Mode.EMBEDDED
+    # Where embedded mode keeps its files (SQLite databases, key file, logs).
+    data_dir: Path = Path("var")
+    log_level: str = "INFO"
+    # Port of the Prometheus /metrics HTTP endpoint of a gRPC service; 0 disables it.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Seconds a gRPC server waits for in-flight calls on SIGTERM.
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    # Deadline given to every outgoing gRPC call.
+    rpc_deadline_seconds: float = Field(default=5.0, gt=0)

@@ -1,0 +1,127 @@
+"""Typed calls to downstream gRPC services, each with a deadline and the caller's identity."""
+
+from collections.abc import Sequence
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from crm.profile.v1 import profile_pb2 as pb
+from crm.profile.v1 import profile_pb2_grpc
+
+Metadata = Sequence[tuple[str, str]]
+
+
+class ProfileClient:
+    """The profile service, over one channel opened for the gateway's lifetime."""
+
+    def __init__(self, address: str, deadline: float) -> None:
+        self._channel = grpc.aio.insecure_channel(
+            address, options=[("grpc.lb_policy_name", "round_robin")]
+        )
+        self._stub = profile_pb2_grpc.ProfileServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._deadline = deadline
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    async def ready(self) -> bool:
+        """Whether the service reports SERVING."""
+        try:
+            reply = await self._health.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=min(self._deadline, 2.0)
+            )
+        except grpc.RpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    async def create_customer(self, md: Metadata, req: pb.CreateCustomerRequest) -> pb.CreateCustomerResponse:
+        """ProfileService.CreateCustomer."""
+        return await self._stub.CreateCustomer(req, metadata=md, timeout=self._deadline)
+
+    async def get_customer(self, md: Metadata, req: pb.GetCustomerRequest) -> pb.GetCustomerResponse:
+        """ProfileService.GetCustomer."""
+        return await self._stub.GetCustomer(req, metadata=md, timeout=self._deadline)
+
+    async def update_customer(self, md: Metadata, req: pb.UpdateCustomerRequest) -> pb.UpdateCustomerResponse:
+        """ProfileService.UpdateCustomer."""
+        return await self._stub.UpdateCustomer(req, metadata=md, timeout=self._deadline)
+
+    async def delete_customer(self, md: Metadata, req: pb.DeleteCustomerRequest) -> pb.DeleteCustomerResponse:
+        """ProfileService.DeleteCustomer."""
+        return await self._stub.DeleteCustomer(req, metadata=md, timeout=self._deadline)
+
+    async def restore_customer(self, md: Metadata, req: pb.RestoreCustomerRequest) -> pb.RestoreCustomerResponse:
+        """ProfileService.RestoreCustomer."""
+        return await self._stub.RestoreCustomer(req, metadata=md, timeout=self._deadline)
+
+    async def list_customers(self, md: Metadata, req: pb.ListCustomersRequest) -> pb.ListCustomersResponse:
+        """ProfileService.ListCustomers."""
+        return await self._stub.ListCustomers(req, metadata=md, timeout=self._deadline)
+
+    async def list_customer_history(
+        self, md: Metadata, req: pb.ListCustomerHistoryRequest
+    ) -> pb.ListCustomerHistoryResponse:
+        """ProfileService.ListCustomerHistory."""
+        return await self._stub.ListCustomerHistory(req, metadata=md, timeout=self._deadline)
+
+    async def get_customer_view(self, md: Metadata, req: pb.GetCustomerViewRequest) -> pb.GetCustomerViewResponse:
+        """ProfileService.GetCustomerView."""
+        return await self._stub.GetCustomerView(req, metadata=md, timeout=self._deadline)
+
+    async def create_contact(self, md: Metadata, req: pb.CreateContactRequest) -> pb.CreateContactResponse:
+        """ProfileService.CreateContact."""
+        return await self._stub.CreateContact(req, metadata=md, timeout=self._deadline)
+
+    async def list_contacts(self, md: Metadata, req: pb.ListRelatedRequest) -> pb.ListContactsResponse:
+        """ProfileService.ListContacts."""
+        return await self._stub.ListContacts(req, metadata=md, timeout=self._deadline)
+
+    async def create_interaction(
+        self, md: Metadata, req: pb.CreateInteractionRequest
+    ) -> pb.CreateInteractionResponse:
+        """ProfileService.CreateInteraction."""
+        return await self._stub.CreateInteraction(req, metadata=md, timeout=self._deadline)
+
+    async def list_interactions(self, md: Metadata, req: pb.ListRelatedRequest) -> pb.ListInteractionsResponse:
+        """ProfileService.ListInteractions."""
+        return await self._stub.ListInteractions(req, metadata=md, timeout=self._deadline)
+
+    async def create_order(self, md: Metadata, req: pb.CreateOrderRequest) -> pb.CreateOrderResponse:
+        """ProfileService.CreateOrder."""
+        return await self._stub.CreateOrder(req, metadata=md, timeout=self._deadline)
+
+    async def list_orders(self, md: Metadata, req: pb.ListRelatedRequest) -> pb.ListOrdersResponse:
+        """ProfileService.ListOrders."""
+        return await self._stub.ListOrders(req, metadata=md, timeout=self._deadline)
+
+    async def create_contract(self, md: Metadata, req: pb.CreateContractRequest) -> pb.CreateContractResponse:
+        """ProfileService.CreateContract."""
+        return await self._stub.CreateContract(req, metadata=md, timeout=self._deadline)
+
+    async def list_contracts(self, md: Metadata, req: pb.ListRelatedRequest) -> pb.ListContractsResponse:
+        """ProfileService.ListContracts."""
+        return await self._stub.ListContracts(req, metadata=md, timeout=self._deadline)
+
+    async def create_service_record(
+        self, md: Metadata, req: pb.CreateServiceRecordRequest
+    ) -> pb.CreateServiceRecordResponse:
+        """ProfileService.CreateServiceRecord."""
+        return await self._stub.CreateServiceRecord(req, metadata=md, timeout=self._deadline)
+
+    async def list_service_records(
+        self, md: Metadata, req: pb.ListRelatedRequest
+    ) -> pb.ListServiceRecordsResponse:
+        """ProfileService.ListServiceRecords."""
+        return await self._stub.ListServiceRecords(req, metadata=md, timeout=self._deadline)
+
+    async def list_custom_fields(self, md: Metadata, req: pb.ListCustomFieldsRequest) -> pb.ListCustomFieldsResponse:
+        """ProfileService.ListCustomFields."""
+        return await self._stub.ListCustomFields(req, metadata=md, timeout=self._deadline)
+
+    async def create_custom_field(
+        self, md: Metadata, req: pb.CreateCustomFieldRequest
+    ) -> pb.CreateCustomFieldResponse:
+        """ProfileService.CreateCustomField."""
+        return await self._stub.CreateCustomField(req, metadata=md, timeout=self._deadline)

@@ -1,0 +1,46 @@
+"""The REST gateway: FastAPI app factory and lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from services.common import telemetry
+from services.gateway import errors
+from services.gateway.clients import ProfileClient
+from services.gateway.middleware import RequestContextMiddleware
+from services.gateway.routes import admin, customers, ops, related
+from services.gateway.settings import GatewaySettings
+
+DESCRIPTION = """
+The customer information platform's public API. Errors are `application/problem+json`
+(RFC 9457) with a field-level `errors` list for invalid input. Lists use cursor pagination:
+pass `next_page_token` back as `page_token`. Changes need `If-Match` with the version you read.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """Build the gateway application for the given settings."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        telemetry.instrument_grpc_aio_client()
+        app.state.profile = ProfileClient(settings.profile_addr, settings.rpc_deadline_seconds)
+        try:
+            yield
+        finally:
+            await app.state.profile.close()
+
+    app = FastAPI(
+        title="Customer information platform API", version="1.0.0", description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for module in (customers, related, admin, ops):
+        app.include_router(module.router)
+    if telemetry.enabled():
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

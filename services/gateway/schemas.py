@@ -1,0 +1,328 @@
+"""Request and response bodies of the public REST API (documented in the OpenAPI)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2, description="Amount in CNY", examples=["12800.00"]),
+]
+
+
+class _Body(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error and not a silent no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ContactCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["张伟"])]
+    title: Annotated[str | None, Field(max_length=100, examples=["采购经理"])] = None
+    phones: Annotated[list[str], Field(max_length=10, examples=[["13812345678"]])] = []
+    emails: Annotated[list[str], Field(max_length=10, examples=[["zhangwei@example.cn"]])] = []
+    wechat: Annotated[str | None, Field(max_length=20, examples=["zhangwei_88"])] = None
+    is_primary: bool = False
+    departed: bool = False
+
+
+class ContactRead(_Out):
+    id: str
+    name: str
+    title: str | None = None
+    phones: list[str] = []
+    emails: list[str] = []
+    wechat: str | None = None
+    is_primary: bool = False
+    departed: bool = False
+    created_at: datetime | None = None
+
+
+
+
+class CustomerCreate(_Body):
+    """A new customer: name, industry and at least one contact are required."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])]
+    kind: Literal["company", "individual"] = "company"
+    industry_code: Annotated[
+        str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])
+    ]
+    region_code: Annotated[
+        str | None, Field(max_length=6, description="GB/T 2260 code", examples=["310115"])
+    ] = None
+    address: Annotated[str | None, Field(max_length=500, examples=["上海市浦东新区张江路 88 号"])] = None
+    scale: Literal["small", "medium", "large"] | None = None
+    status: Literal["potential", "deal", "churned"] = "potential"
+    stage: Literal["lead", "intent", "proposal", "deal", "repeat", "loyal", "churned"] = "lead"
+    owner_id: Annotated[str | None, Field(max_length=64, examples=["S1024"])] = None
+    source_channel: Literal[
+        "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
+    ] = "manual"
+    last_follow_up_at: datetime | None = None
+    gender: Literal["male", "female", "unknown"] | None = None
+    birthday: date | None = None
+    preferences: dict[str, Any] = {}
+    interests: Annotated[list[str], Field(max_length=50)] = []
+    notes: Annotated[str | None, Field(max_length=5000)] = None
+    custom_fields: dict[str, Any] = {}
+    contacts: Annotated[list[ContactCreate], Field(min_length=1, max_length=20)]
+
+
+class CustomerUpdate(_Body):
+    """Fields to change (JSON merge patch): a field set to null is cleared."""
+
+    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    kind: Literal["company", "individual"] | None = None
+    industry_code: Annotated[str | None, Field(max_length=5)] = None
+    region_code: Annotated[str | None, Field(max_length=6)] = None
+    address: Annotated[str | None, Field(max_length=500)] = None
+    scale: Literal["small", "medium", "large"] | None = None
+    status: Literal["potential", "deal", "churned"] | None = None
+    stage: Literal["lead", "intent", "proposal", "deal", "repeat", "loyal", "churned"] | None = None
+    owner_id: Annotated[str | None, Field(max_length=64)] = None
+    source_channel: Literal[
+        "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
+    ] | None = None
+    last_follow_up_at: datetime | None = None
+    gender: Literal["male", "female", "unknown"] | None = None
+    birthday: date | None = None
+    preferences: dict[str, Any] | None = None
+    interests: Annotated[list[str] | None, Field(max_length=50)] = None
+    notes: Annotated[str | None, Field(max_length=5000)] = None
+    custom_fields: dict[str, Any] | None = None
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"stage": "proposal", "scale": "medium"}]}
+    )
+
+
+class CustomerRead(_Out):
+    id: Annotated[str, Field(examples=["C20240501001"])]
+    name: str
+    kind: str
+    industry_code: str
+    region_code: str | None = None
+    address: str | None = None
+    scale: str | None = None
+    tier: Annotated[str, Field(description="A/B/C from the last 12 months' orders")]
+    deal_amount_12m: Money
+    status: str
+    stage: str
+    owner_id: str | None = None
+    source_channel: str
+    last_follow_up_at: datetime | None = None
+    gender: str | None = None
+    birthday: date | None = None
+    preferences: dict[str, Any] = {}
+    interests: list[str] = []
+    notes: str | None = None
+    custom_fields: dict[str, Any] = {}
+    contacts: list[ContactRead] = []
+    version: Annotated[int, Field(description="Send it back in If-Match to change the record")]
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    updated_by: str
+    deleted_at: datetime | None = None
+
+
+class Page(_Out):
+    next_page_token: Annotated[
+        str | None, Field(description="Pass as page_token for the next page; null on the last")
+    ] = None
+
+
+class CustomerList(Page):
+    items: list[CustomerRead]
+
+
+class FieldChangeRead(_Out):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class RevisionRead(_Out):
+    revision: int
+    action: Annotated[str, Field(examples=["customer.updated"])]
+    actor: str
+    at: datetime
+    version: int
+    changes: list[FieldChangeRead]
+    trace_id: str | None = None
+
+
+class RevisionList(Page):
+    items: list[RevisionRead]
+
+
+class InteractionCreate(_Body):
+    channel: Literal["phone", "visit", "email", "wechat", "meeting", "web", "other"]
+    type: Literal["follow_up", "inquiry", "complaint", "demo", "visit", "other"] = "follow_up"
+    occurred_at: datetime
+    summary: Annotated[str, Field(min_length=1, max_length=5000, examples=["电话回访，客户关注交期"])]
+    by_user: Annotated[str | None, Field(max_length=64)] = None
+
+
+class InteractionRead(_Out):
+    id: str
+    customer_id: str
+    channel: str
+    type: str
+    occurred_at: datetime
+    summary: str
+    by_user: str | None = None
+    created_at: datetime
+
+
+class InteractionList(Page):
+    items: list[InteractionRead]
+
+
+class OrderCreate(_Body):
+    product: Annotated[str, Field(min_length=1, max_length=200, examples=["数控车床 CK6150"])]
+    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1
+    amount: Money
+    ordered_at: datetime
+    channel: Literal["online", "offline", "ecommerce", "distributor", "direct", "other"] = "direct"
+    external_id: Annotated[
+        str | None,
+        Field(max_length=100, description="Your order number; resending it returns the same order"),
+    ] = None
+
+
+class OrderRead(_Out):
+    id: str
+    customer_id: str
+    product: str
+    quantity: int
+    amount: Money
+    ordered_at: datetime
+    channel: str
+    external_id: str | None = None
+    created_at: datetime
+
+
+class OrderList(Page):
+    items: list[OrderRead]
+
+
+class ContractCreate(_Body):
+    number: Annotated[str, Field(min_length=1, max_length=64, examples=["HT-2024-0501"])]
+    title: Annotated[str, Field(min_length=1, max_length=200, examples=["年度设备采购合同"])]
+    amount: Money
+    signed_on: date | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    status: Literal["draft", "active", "expired", "terminated"] = "draft"
+
+
+class ContractRead(_Out):
+    id: str
+    customer_id: str
+    number: str
+    title: str
+    amount: Money
+    signed_on: date | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    status: str
+    created_at: datetime
+
+
+class ContractList(Page):
+    items: list[ContractRead]
+
+
+class ServiceRecordCreate(_Body):
+    category: Literal["complaint", "inquiry", "feedback", "repair", "other"]
+    subject: Annotated[str, Field(min_length=1, max_length=200, examples=["设备异响投诉"])]
+    description: Annotated[str | None, Field(max_length=5000)] = None
+    satisfaction: Annotated[int | None, Field(ge=1, le=5)] = None
+    status: Literal["open", "resolved", "closed"] = "open"
+    opened_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+class ServiceRecordRead(_Out):
+    id: str
+    customer_id: str
+    category: str
+    subject: str
+    description: str | None = None
+    satisfaction: int | None = None
+    status: str
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    created_at: datetime
+
+
+class ServiceRecordList(Page):
+    items: list[ServiceRecordRead]
+
+
+class ContactList(Page):
+    items: list[ContactRead]
+
+
+class CustomerView(_Out):
+    """Everything about one customer at a glance."""
+
+    customer: CustomerRead
+    recent_interactions: list[InteractionRead] = []
+    recent_orders: list[OrderRead] = []
+    contracts: list[ContractRead] = []
+    recent_service_records: list[ServiceRecordRead] = []
+    interaction_count: int = 0
+    order_count: int = 0
+    lifetime_order_amount: Money = Decimal(0)
+    last_interaction_at: datetime | None = None
+    last_order_at: datetime | None = None
+    open_service_records: int = 0
+
+
+class CustomFieldCreate(_Body):
+    key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["erp_code"])]
+    label: Annotated[str, Field(min_length=1, max_length=100, examples=["ERP 编码"])]
+    type: Literal["string", "integer", "number", "boolean", "date", "enum"]
+    options: Annotated[list[str], Field(max_length=200)] = []
+    required: bool = False
+    max_length: Annotated[int | None, Field(ge=1, le=10_000)] = None
+
+
+class CustomFieldRead(_Out):
+    key: str
+    label: str
+    type: str
+    options: list[str] = []
+    required: bool = False
+    max_length: int | None = None
+    created_at: datetime
+
+
+class CustomFieldList(_Out):
+    items: list[CustomFieldRead]
+
+
+class FieldError(BaseModel):
+    field: Annotated[str, Field(examples=["contacts.0.phones.0"])]
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None

@@ -1,0 +1,36 @@
+"""Builds and runs the profile service's gRPC server."""
+
+import logging
+
+import grpc
+
+from crm.profile.v1 import profile_pb2, profile_pb2_grpc
+from services.common import grpc_server
+from services.common.db import Database
+from services.profile.servicer import ProfileServicer
+from services.profile.settings import ProfileSettings
+
+log = logging.getLogger(__name__)
+SERVICE = "profile"
+SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
+
+
+def create_server(
+    settings: ProfileSettings, db: Database
+) -> tuple[grpc.Server, int, grpc_server.Readiness]:
+    """The profile gRPC server, not yet started, and the port it is bound to."""
+    servicer = ProfileServicer(db, settings)
+    return grpc_server.create_server(
+        service=SERVICE,
+        address=settings.listen_address,
+        register=lambda server: profile_pb2_grpc.add_ProfileServiceServicer_to_server(servicer, server),
+        service_names=[SERVICE_NAME],
+        ready_check=db.ping,
+    )
+
+
+def serve(settings: ProfileSettings, db: Database) -> None:
+    """Run the server until SIGTERM."""
+    server, port, readiness = create_server(settings, db)
+    log.info("profile service listening", extra={"port": port})
+    grpc_server.serve(server, readiness, settings)

@@ -1,0 +1,290 @@
+"""ProfileService: translates between protobuf messages and the domain functions."""
+
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from typing import TypeVar
+
+from crm.common.v1 import common_pb2
+from crm.profile.v1 import profile_pb2 as pb
+from crm.profile.v1 import profile_pb2_grpc
+from services.common import identity, telemetry
+from services.common.db import Database
+from services.profile import custom_fields, journal, related, service
+from services.profile.settings import ProfileSettings
+
+
+M = TypeVar("M", bound=Message)
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    """A message's set fields as a plain dict with proto field names."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def to_message(cls: type[M], data: dict[str, Any]) -> M:
+    """A message of type cls built from a dict with proto field names (None skipped)."""
+    return json_format.ParseDict(
+        {k: v for k, v in data.items() if v is not None}, cls(), ignore_unknown_fields=True
+    )
+
+
+def _customer(data: dict[str, Any]) -> pb.Customer:
+    data = {**data, "contacts": [{k: v for k, v in c.items() if v is not None} for c in data["contacts"]]}
+    return to_message(pb.Customer, data)
+
+
+def _page(request: Any) -> tuple[int, str]:
+    return service.page_size(request.page.page_size), request.page.page_token
+
+
+class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
+    """The gRPC face of the customer archive; one unit of work per call."""
+
+    def __init__(self, db: Database, settings: ProfileSettings) -> None:
+        self._db = db
+        self._settings = settings
+
+    def CreateCustomer(self, request: pb.CreateCustomerRequest, context: Any) -> pb.CreateCustomerResponse:
+        data = to_dict(request.customer)
+        for key in ("id", "tier", "deal_amount_12m", "version", "created_at", "updated_at",
+                    "created_by", "updated_by", "deleted_at"):
+            data.pop(key, None)
+        for contact in data.get("contacts", []):
+            contact.pop("id", None)
+            contact.pop("created_at", None)
+        with self._db.session_scope() as session:
+            customer = service.create(session=session, caller=identity.current(), data=data)
+            result = service.customer_to_dict(customer)
+        telemetry.set_attributes(customer_id=result["id"])
+        return pb.CreateCustomerResponse(customer=_customer(result))
+
+    def GetCustomer(self, request: pb.GetCustomerRequest, context: Any) -> pb.GetCustomerResponse:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        with self._db.session_scope(readonly=True) as session:
+            if request.HasField("as_of"):
+                result = service.get_as_of(
+                    session=session, caller=identity.current(), customer_id=request.customer_id,
+                    at=request.as_of.ToDatetime(tzinfo=service.UTC),
+                )
+            else:
+                result = service.customer_to_dict(
+                    service.get(
+                        session=session, caller=identity.current(),
+                        customer_id=request.customer_id, include_deleted=request.include_deleted,
+                    )
+                )
+        return pb.GetCustomerResponse(customer=_customer(result))
+
+    def UpdateCustomer(self, request: pb.UpdateCustomerRequest, context: Any) -> pb.UpdateCustomerResponse:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        with self._db.session_scope() as session:
+            customer = service.update(
+                session=session, caller=identity.current(), customer_id=request.customer_id,
+                expected_version=request.expected_version, patch=to_dict(request.customer),
+                paths=list(request.update_mask.paths),
+            )
+            result = service.customer_to_dict(customer)
+        return pb.UpdateCustomerResponse(customer=_customer(result))
+
+    def DeleteCustomer(self, request: pb.DeleteCustomerRequest, context: Any) -> pb.DeleteCustomerResponse:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        with self._db.session_scope() as session:
+            customer = service.delete(
+                session=session, caller=identity.current(), customer_id=request.customer_id,
+                expected_version=request.expected_version,
+            )
+            result = service.customer_to_dict(customer)
+        return pb.DeleteCustomerResponse(customer=_customer(result))
+
+    def RestoreCustomer(self, request: pb.RestoreCustomerRequest, context: Any) -> pb.RestoreCustomerResponse:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        with self._db.session_scope() as session:
+            customer = service.restore(
+                session=session, caller=identity.current(), customer_id=request.customer_id
+            )
+            result = service.customer_to_dict(customer)
+        return pb.RestoreCustomerResponse(customer=_customer(result))
+
+    def ListCustomers(self, request: pb.ListCustomersRequest, context: Any) -> pb.ListCustomersResponse:
+        size, token = _page(request)
+        filters: dict[str, Any] = to_dict(request.filter)
+        for name in ("created_from", "created_to", "updated_from", "updated_to"):
+            if request.filter.HasField(name):
+                filters[name] = getattr(request.filter, name).ToDatetime(tzinfo=service.UTC)
+        with self._db.session_scope(readonly=True) as session:
+            rows, next_token = service.list_customers(
+                session=session, caller=identity.current(), filters=filters,
+                order_by=request.order_by, size=size, token=token,
+            )
+            results = [service.customer_to_dict(r) for r in rows]
+        return pb.ListCustomersResponse(
+            customers=[_customer(r) for r in results],
+            page=common_pb2.PageInfo(next_page_token=next_token),
+        )
+
+    def ListCustomerHistory(
+        self, request: pb.ListCustomerHistoryRequest, context: Any
+    ) -> pb.ListCustomerHistoryResponse:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        size, token = _page(request)
+        before = int(service.decode_token(token, 1)[0]) if token else None
+        with self._db.session_scope(readonly=True) as session:
+            service.get(
+                session=session, caller=identity.current(), customer_id=request.customer_id,
+                include_deleted=True,
+            )
+            rows = journal.history(
+                session, customer_id=request.customer_id, before_position=before, limit=size + 1
+            )
+            revisions = [_revision(r) for r in rows[:size]]
+        next_token = service.encode_token([rows[size - 1].position]) if len(rows) > size else ""
+        return pb.ListCustomerHistoryResponse(
+            revisions=revisions, page=common_pb2.PageInfo(next_page_token=next_token)
+        )
+
+    def GetCustomerView(self, request: pb.GetCustomerViewRequest, context: Any) -> pb.GetCustomerViewResponse:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        with self._db.session_scope(readonly=True) as session:
+            result = related.view(
+                session=session, caller=identity.current(), customer_id=request.customer_id
+            )
+        customer = result.pop("customer")
+        view = to_message(pb.CustomerView, result)
+        view.customer.CopyFrom(_customer(customer))
+        return pb.GetCustomerViewResponse(view=view)
+
+    def _create_related(self, kind: str, customer_id: str, message: Message, **extra: Any) -> dict[str, Any]:
+        telemetry.set_attributes(customer_id=customer_id)
+        data = to_dict(message)
+        for key in ("id", "customer_id", "created_at"):
+            data.pop(key, None)
+        create, to_api = _CREATORS[kind]
+        with self._db.session_scope() as session:
+            row = create(session=session, caller=identity.current(), customer_id=customer_id, data=data, **extra)
+            return to_api(row)
+
+    def _list_related(self, kind: str, request: pb.ListRelatedRequest) -> tuple[list[dict[str, Any]], common_pb2.PageInfo]:
+        telemetry.set_attributes(customer_id=request.customer_id)
+        size, token = _page(request)
+        model, column = related.RELATED[kind]
+        to_api = _CREATORS[kind][1]
+        with self._db.session_scope(readonly=True) as session:
+            rows, next_token = related.list_related(
+                session=session, caller=identity.current(), customer_id=request.customer_id,
+                model=model, time_column=column, size=size, token=token,
+            )
+            return [to_api(r) for r in rows], common_pb2.PageInfo(next_page_token=next_token)
+
+    def CreateContact(self, request: pb.CreateContactRequest, context: Any) -> pb.CreateContactResponse:
+        row = self._create_related("contacts", request.customer_id, request.contact)
+        return pb.CreateContactResponse(contact=to_message(pb.Contact, row))
+
+    def ListContacts(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListContactsResponse:
+        rows, page = self._list_related("contacts", request)
+        return pb.ListContactsResponse(contacts=[to_message(pb.Contact, r) for r in rows], page=page)
+
+    def CreateInteraction(self, request: pb.CreateInteractionRequest, context: Any) -> pb.CreateInteractionResponse:
+        row = self._create_related("interactions", request.customer_id, request.interaction)
+        return pb.CreateInteractionResponse(interaction=to_message(pb.Interaction, row))
+
+    def ListInteractions(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListInteractionsResponse:
+        rows, page = self._list_related("interactions", request)
+        return pb.ListInteractionsResponse(interactions=[to_message(pb.Interaction, r) for r in rows], page=page)
+
+    def CreateOrder(self, request: pb.CreateOrderRequest, context: Any) -> pb.CreateOrderResponse:
+        row = self._create_related("orders", request.customer_id, request.order, settings=self._settings)
+        return pb.CreateOrderResponse(order=to_message(pb.Order, row))
+
+    def ListOrders(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListOrdersResponse:
+        rows, page = self._list_related("orders", request)
+        return pb.ListOrdersResponse(orders=[to_message(pb.Order, r) for r in rows], page=page)
+
+    def CreateContract(self, request: pb.CreateContractRequest, context: Any) -> pb.CreateContractResponse:
+        row = self._create_related("contracts", request.customer_id, request.contract)
+        return pb.CreateContractResponse(contract=to_message(pb.Contract, row))
+
+    def ListContracts(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListContractsResponse:
+        rows, page = self._list_related("contracts", request)
+        return pb.ListContractsResponse(contracts=[to_message(pb.Contract, r) for r in rows], page=page)
+
+    def CreateServiceRecord(
+        self, request: pb.CreateServiceRecordRequest, context: Any
+    ) -> pb.CreateServiceRecordResponse:
+        row = self._create_related("service_records", request.customer_id, request.service_record)
+        return pb.CreateServiceRecordResponse(service_record=to_message(pb.ServiceRecord, row))
+
+    def ListServiceRecords(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListServiceRecordsResponse:
+        rows, page = self._list_related("service_records", request)
+        return pb.ListServiceRecordsResponse(
+            service_records=[to_message(pb.ServiceRecord, r) for r in rows], page=page
+        )
+
+    def ListCustomFields(self, request: pb.ListCustomFieldsRequest, context: Any) -> pb.ListCustomFieldsResponse:
+        with self._db.session_scope(readonly=True) as session:
+            rows = [custom_fields.to_dict(r) for r in custom_fields.list_all(session=session)]
+        return pb.ListCustomFieldsResponse(custom_fields=[to_message(pb.CustomField, r) for r in rows])
+
+    def CreateCustomField(self, request: pb.CreateCustomFieldRequest, context: Any) -> pb.CreateCustomFieldResponse:
+        data = to_dict(request.custom_field)
+        data.pop("created_at", None)
+        with self._db.session_scope() as session:
+            row = custom_fields.to_dict(
+                custom_fields.create(session=session, caller=identity.current(), data=data)
+            )
+        return pb.CreateCustomFieldResponse(custom_field=to_message(pb.CustomField, row))
+
+    def ReadChanges(self, request: pb.ReadChangesRequest, context: Any) -> pb.ReadChangesResponse:
+        if "admin" not in identity.current().roles and identity.current().kind != "service":
+            raise service.PermissionDenied("only platform services read the change feed")
+        limit = request.limit or 500
+        if not 1 <= limit <= 1000 or request.after_position < 0:
+            raise service.InvalidArgument(
+                "invalid feed request",
+                [service.FieldViolation("limit", "must be between 1 and 1000; after_position >= 0")],
+            )
+        with self._db.session_scope(readonly=True) as session:
+            rows, head = journal.read_feed(session, after_position=request.after_position, limit=limit)
+            changes = [
+                pb.Change(
+                    position=r.position, customer_id=r.customer_id, action=r.action,
+                    version=r.version, at=_timestamp(r.at), customer=_customer(r.snapshot),
+                    traceparent=r.traceparent or "",
+                )
+                for r in rows
+            ]
+        return pb.ReadChangesResponse(changes=changes, head_position=head)
+
+
+def _timestamp(value: Any) -> Any:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _revision(row: Any) -> pb.Revision:
+    from google.protobuf import struct_pb2
+
+    def value(v: Any) -> struct_pb2.Value:
+        return json_format.ParseDict(v, struct_pb2.Value())
+
+    return pb.Revision(
+        revision=row.position, customer_id=row.customer_id, action=row.action, actor=row.actor,
+        at=_timestamp(row.at), version=row.version, trace_id=(row.traceparent or "")[3:35],
+        changes=[
+            common_pb2.FieldChange(field=c["field"], old_value=value(c["old"]), new_value=value(c["new"]))
+            for c in row.changes
+        ],
+    )
+
+
+_CREATORS = {
+    "contacts": (related.create_contact, service.contact_to_dict),
+    "interactions": (related.create_interaction, related.interaction_to_dict),
+    "orders": (related.create_order, related.order_to_dict),
+    "contracts": (related.create_contract, related.contract_to_dict),
+    "service_records": (related.create_service_record, related.service_record_to_dict),
+}
