@@ -72,13 +72,11 @@ class Database:
 
     @contextmanager
     def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:
-        """One unit of work: commits once at the end, rolls back on any error, always closes."""
+        """One unit of work: commits once at the end (unless readonly), rolls back on error, closes."""
         session = (self._reader if readonly else self._writer)()
         try:
             yield session
-            if readonly:
-                session.rollback()
-            else:
+            if not readonly:
                 session.commit()
         except BaseException:
             session.rollback()

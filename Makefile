@@ -1,0 +1,37 @@
+# Everything runs from the project's own virtualenv, created on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+
+.PHONY: install up down test lint protos bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## Create .venv and install the pinned dependencies.
+
+up: install  ## Start every service in embedded mode with demo data; prints the URLs.
+	$(PY) -m scripts.stack up --demo
+
+down:  ## Stop what `make up` started.
+	@test -x $(PY) && $(PY) -m scripts.stack down || echo "not running"
+
+test: install  ## Run the whole test suite.
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff check and format check.
+	scripts/lint
+
+protos: install  ## Regenerate gen/ from proto/.
+	scripts/gen_protos
+
+bench: install  ## Gateway read/create throughput against the SPEC targets.
+	$(PY) -m bench.gateway_throughput
+
+clean: down
+	rm -rf var

@@ -1,0 +1,241 @@
+"""Starts and stops the platform's processes on this machine (embedded mode, tests, benchmarks).
+
+`python -m scripts.stack up [--demo]` starts every service detached and prints where the API
+is; `python -m scripts.stack down` stops them. Tests and benchmarks use the Stack class.
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_grpc_serving(address: str, timeout: float = 30.0) -> None:
+    """Block until the gRPC health service at address reports SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError(f"{address} did not become ready in {timeout}s")
+
+
+def wait_http_ready(url: str, timeout: float = 30.0) -> None:
+    """Block until GET url answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not become ready in {timeout}s")
+
+
+@dataclass
+class Stack:
+    """The profile service and the gateway as separate processes."""
+
+    data_dir: Path
+    database_url: str = ""
+    gateway_port: int = 0
+    profile_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    detached: bool = False
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        self.gateway_port = self.gateway_port or free_port()
+        self.profile_port = self.profile_port or free_port()
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the REST gateway."""
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def profile_address(self) -> str:
+        """host:port of the profile gRPC service."""
+        return f"127.0.0.1:{self.profile_port}"
+
+    def _env(self, service: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}",
+            "CRM_DATA_DIR": str(self.data_dir),
+            "OTEL_SERVICE_NAME": service,
+            "PROFILE_ADDR": self.profile_address,
+            "CRM_PROFILE_LISTEN_ADDRESS": self.profile_address,
+            "CRM_GATEWAY_PORT": str(self.gateway_port),
+            **self.env,
+        }
+        if self.database_url:
+            env["CRM_PROFILE_DATABASE_URL"] = self.database_url
+        return env
+
+    def start_service(self, service: str) -> None:
+        """Start one service process and wait until it is ready."""
+        logs = self.data_dir / "log"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{service}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [PYTHON, "-m", f"services.{service}"], cwd=ROOT, env=self._env(service),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=self.detached,
+            )
+        self.processes[service] = proc
+        try:
+            if service == "gateway":
+                wait_http_ready(f"{self.gateway_url}/readyz")
+            else:
+                wait_grpc_serving(self.profile_address)
+        except TimeoutError:
+            self.stop()
+            tail = (logs / f"{service}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{service} failed to start; its log ends with:\n{tail}") from None
+
+    def stop_service(self, service: str, sig: int = signal.SIGTERM) -> None:
+        """Stop one service (SIGTERM drains; SIGKILL simulates a crash)."""
+        proc = self.processes.pop(service, None)
+        if proc is None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def migrate(self) -> None:
+        """Create or upgrade the profile database schema."""
+        subprocess.run(
+            [PYTHON, "-m", "services.profile", "migrate"], cwd=ROOT, env=self._env("profile"),
+            check=True, stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> "Stack":
+        """Start every service in dependency order."""
+        self.migrate()
+        self.start_service("profile")
+        self.start_service("gateway")
+        return self
+
+    def stop(self) -> None:
+        """Stop every service, the gateway first."""
+        for service in ("gateway", "profile"):
+            self.stop_service(service)
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pid_file(data_dir: Path) -> Path:
+    return data_dir / "run" / "stack.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
+    """Start the embedded platform detached, seed demo data once, print the addresses."""
+    pid_file = _pid_file(data_dir)
+    if pid_file.exists():
+        state = json.loads(pid_file.read_text())
+        if all(_alive(pid) for pid in state["pids"].values()):
+            print(f"already running: API {state['api']}  docs {state['docs']}")  # noqa: T201
+            return
+        down(data_dir)
+    stack = Stack(data_dir=data_dir, gateway_port=port, profile_port=free_port(), detached=True)
+    stack.migrate()
+    if demo:
+        subprocess.run(
+            [PYTHON, "-m", "services.profile", "seed-demo", "--customers", str(customers)],
+            cwd=ROOT, env=stack._env("profile"), check=True,
+        )
+    stack.start_service("profile")
+    stack.start_service("gateway")
+    api, docs = f"{stack.gateway_url}/api/v1", f"{stack.gateway_url}/docs"
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(json.dumps(
+        {"api": api, "docs": docs, "pids": {n: p.pid for n, p in stack.processes.items()}}
+    ))
+    print(f"CRM is up (embedded mode, data in {data_dir})")  # noqa: T201
+    print(f"  API:     {api}")  # noqa: T201
+    print(f"  Docs:    {docs}")  # noqa: T201
+    print(f"  Metrics: {stack.gateway_url}/metrics")  # noqa: T201
+    print(f"  Logs:    {data_dir / 'log'}   Stop with: make down")  # noqa: T201
+
+
+def down(data_dir: Path) -> None:
+    """Stop what `up` started (SIGTERM, then SIGKILL after 20 s)."""
+    pid_file = _pid_file(data_dir)
+    if not pid_file.exists():
+        print("not running")  # noqa: T201
+        return
+    pids = json.loads(pid_file.read_text())["pids"]
+    for name in ("gateway", "profile"):
+        pid = pids.get(name)
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    pid_file.unlink()
+    print("stopped")  # noqa: T201
+
+
+def main() -> None:
+    """Command line: up or down."""
+    parser = argparse.ArgumentParser(prog="python -m scripts.stack")
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "var")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CRM_GATEWAY_PORT", 8000)))
+    parser.add_argument("--demo", action="store_true", help="seed demo data on first start")
+    parser.add_argument("--customers", type=int, default=3000)
+    args = parser.parse_args()
+    if args.command == "up":
+        up(args.data_dir.resolve(), args.port, args.demo, args.customers)
+    else:
+        down(args.data_dir.resolve())
+
+
+if __name__ == "__main__":
+    main()
