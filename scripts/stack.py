@@ -107,8 +107,12 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"{service}.log", "ab") as log:
             proc = subprocess.Popen(
-                [PYTHON, "-m", f"services.{service}"], cwd=ROOT, env=self._env(service),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [PYTHON, "-m", f"services.{service}"],
+                cwd=ROOT,
+                env=self._env(service),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=self.detached,
             )
         self.processes[service] = proc
@@ -137,8 +141,11 @@ class Stack:
     def migrate(self) -> None:
         """Create or upgrade the profile database schema."""
         subprocess.run(
-            [PYTHON, "-m", "services.profile", "migrate"], cwd=ROOT, env=self._env("profile"),
-            check=True, stdout=subprocess.DEVNULL,
+            [PYTHON, "-m", "services.profile", "migrate"],
+            cwd=ROOT,
+            env=self._env("profile"),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
     def start(self) -> "Stack":
@@ -186,15 +193,17 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
     if demo:
         subprocess.run(
             [PYTHON, "-m", "services.profile", "seed-demo", "--customers", str(customers)],
-            cwd=ROOT, env=stack._env("profile"), check=True,
+            cwd=ROOT,
+            env=stack._env("profile"),
+            check=True,
         )
     stack.start_service("profile")
     stack.start_service("gateway")
     api, docs = f"{stack.gateway_url}/api/v1", f"{stack.gateway_url}/docs"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(json.dumps(
-        {"api": api, "docs": docs, "pids": {n: p.pid for n, p in stack.processes.items()}}
-    ))
+    pid_file.write_text(
+        json.dumps({"api": api, "docs": docs, "pids": {n: p.pid for n, p in stack.processes.items()}})
+    )
     print(f"CRM is up (embedded mode, data in {data_dir})")  # noqa: T201
     print(f"  API:     {api}")  # noqa: T201
     print(f"  Docs:    {docs}")  # noqa: T201

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 
 from scripts.stack import Stack
-
 from services.common.db import Database
 from services.common.identity import Caller
 from services.profile import migrate
@@ -50,7 +49,7 @@ def pg_admin_url() -> str:
 def _create_pg_database(admin_url: str) -> str:
     name = f"crm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0')
+        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
     return name
 
 
@@ -109,8 +108,14 @@ def customer_data(**overrides: object) -> dict[str, object]:
         "industry_code": "3411",
         "region_code": "310115",
         "scale": "medium",
-        "contacts": [{"name": "张伟", "title": "采购经理", "phones": ["13812345678"],
-                      "emails": ["zhangwei@minghui.cn"]}],
+        "contacts": [
+            {
+                "name": "张伟",
+                "title": "采购经理",
+                "phones": ["13812345678"],
+                "emails": ["zhangwei@minghui.cn"],
+            }
+        ],
     }
     data.update(overrides)
     return data
@@ -125,7 +130,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         admin = request.getfixturevalue("pg_admin_url")
         name = _create_pg_database(admin)
         url = f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    env = getattr(request, "module").__dict__.get("STACK_ENV", {})
+    env = request.module.__dict__.get("STACK_ENV", {})
     with Stack(data_dir=Path(data_dir), database_url=url, env=dict(env)) as running:
         yield running
     if name:

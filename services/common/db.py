@@ -61,9 +61,7 @@ class Database:
             self.engine = _sqlite_engine(url, immediate=True)
             self._read_engine = _sqlite_engine(url, immediate=False)
         else:
-            self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
             self._read_engine = self.engine
         metrics.register_pool(service, self.engine)
         telemetry.instrument_sqlalchemy({self.engine, self._read_engine})

@@ -44,9 +44,7 @@ class PoolCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """Yield connections by state: checked_out, idle, overflow."""
         pool = self._engine.pool
-        family = GaugeMetricFamily(
-            self._name, "Database pool connections by state.", labels=["state"]
-        )
+        family = GaugeMetricFamily(self._name, "Database pool connections by state.", labels=["state"])
         for state in ("checkedout", "checkedin", "overflow"):
             reader = getattr(pool, state, None)
             if reader is not None:

@@ -2,7 +2,8 @@
 
 import uvicorn
 
-from services.common import logging as crm_logging, telemetry
+from services.common import logging as crm_logging
+from services.common import telemetry
 from services.gateway.main import create_app
 from services.gateway.settings import GatewaySettings
 
@@ -13,8 +14,12 @@ def main() -> None:
     crm_logging.setup("gateway", settings.log_level)
     telemetry.setup("gateway")
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 
 

@@ -15,9 +15,7 @@ class ProfileClient:
     """The profile service, over one channel opened for the gateway's lifetime."""
 
     def __init__(self, address: str, deadline: float) -> None:
-        self._channel = grpc.aio.insecure_channel(
-            address, options=[("grpc.lb_policy_name", "round_robin")]
-        )
+        self._channel = grpc.aio.insecure_channel(address, options=[("grpc.lb_policy_name", "round_robin")])
         self._stub = profile_pb2_grpc.ProfileServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._deadline = deadline
@@ -52,7 +50,9 @@ class ProfileClient:
         """ProfileService.DeleteCustomer."""
         return await self._stub.DeleteCustomer(req, metadata=md, timeout=self._deadline)
 
-    async def restore_customer(self, md: Metadata, req: pb.RestoreCustomerRequest) -> pb.RestoreCustomerResponse:
+    async def restore_customer(
+        self, md: Metadata, req: pb.RestoreCustomerRequest
+    ) -> pb.RestoreCustomerResponse:
         """ProfileService.RestoreCustomer."""
         return await self._stub.RestoreCustomer(req, metadata=md, timeout=self._deadline)
 
@@ -66,7 +66,9 @@ class ProfileClient:
         """ProfileService.ListCustomerHistory."""
         return await self._stub.ListCustomerHistory(req, metadata=md, timeout=self._deadline)
 
-    async def get_customer_view(self, md: Metadata, req: pb.GetCustomerViewRequest) -> pb.GetCustomerViewResponse:
+    async def get_customer_view(
+        self, md: Metadata, req: pb.GetCustomerViewRequest
+    ) -> pb.GetCustomerViewResponse:
         """ProfileService.GetCustomerView."""
         return await self._stub.GetCustomerView(req, metadata=md, timeout=self._deadline)
 
@@ -84,7 +86,9 @@ class ProfileClient:
         """ProfileService.CreateInteraction."""
         return await self._stub.CreateInteraction(req, metadata=md, timeout=self._deadline)
 
-    async def list_interactions(self, md: Metadata, req: pb.ListRelatedRequest) -> pb.ListInteractionsResponse:
+    async def list_interactions(
+        self, md: Metadata, req: pb.ListRelatedRequest
+    ) -> pb.ListInteractionsResponse:
         """ProfileService.ListInteractions."""
         return await self._stub.ListInteractions(req, metadata=md, timeout=self._deadline)
 
@@ -116,7 +120,9 @@ class ProfileClient:
         """ProfileService.ListServiceRecords."""
         return await self._stub.ListServiceRecords(req, metadata=md, timeout=self._deadline)
 
-    async def list_custom_fields(self, md: Metadata, req: pb.ListCustomFieldsRequest) -> pb.ListCustomFieldsResponse:
+    async def list_custom_fields(
+        self, md: Metadata, req: pb.ListCustomFieldsRequest
+    ) -> pb.ListCustomFieldsResponse:
         """ProfileService.ListCustomFields."""
         return await self._stub.ListCustomFields(req, metadata=md, timeout=self._deadline)
 

@@ -30,17 +30,32 @@ _STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.UNAVAILABLE: (503, "service-unavailable"),
 }
 _TITLES = {
-    400: "Bad request", 401: "Unauthenticated", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 412: "Precondition failed",
-    413: "Request body too large", 415: "Unsupported media type", 422: "Invalid input",
-    428: "Precondition required", 429: "Too many requests", 500: "Internal error",
-    503: "Service unavailable", 504: "Upstream timeout",
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    428: "Precondition required",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+    504: "Upstream timeout",
 }
 
 
 def problem(
-    request: Request, status: int, detail: str | None = None, *, kind: str | None = None,
-    errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None,
+    request: Request,
+    status: int,
+    detail: str | None = None,
+    *,
+    kind: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response carrying the request id."""
     body: dict[str, Any] = {
@@ -73,16 +88,21 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-    return problem(request, exc.status_code, str(exc.detail) if exc.detail else None,
-                   headers=getattr(exc, "headers", None))
+    return problem(
+        request,
+        exc.status_code,
+        str(exc.detail) if exc.detail else None,
+        headers=getattr(exc, "headers", None),
+    )
 
 
 async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
     status, kind = _STATUS.get(exc.code(), (500, "internal-error"))
     if status == 500:
         log.error("downstream call failed: %s %s", exc.code(), exc.details())
-        return problem(request, 500, f"internal error; trace id {telemetry.current_trace_id() or 'none'}",
-                       kind=kind)
+        return problem(
+            request, 500, f"internal error; trace id {telemetry.current_trace_id() or 'none'}", kind=kind
+        )
     violations = domain_errors.violations_of(exc) if status == 422 else []
     errors = [{"field": v.field, "message": v.message} for v in violations] if status == 422 else None
     return problem(request, status, exc.details(), kind=kind, errors=errors)
@@ -90,8 +110,12 @@ async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error")
-    return problem(request, 500, f"internal error; trace id {telemetry.current_trace_id() or 'none'}",
-                   kind="internal-error")
+    return problem(
+        request,
+        500,
+        f"internal error; trace id {telemetry.current_trace_id() or 'none'}",
+        kind="internal-error",
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -33,7 +33,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await app.state.profile.close()
 
     app = FastAPI(
-        title="Customer information platform API", version="1.0.0", description=DESCRIPTION,
+        title="Customer information platform API",
+        version="1.0.0",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     app.state.settings = settings

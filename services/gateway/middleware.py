@@ -12,12 +12,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common.metrics import LATENCY_BUCKETS
 
 REQUESTS = Counter(
-    "crm_gateway_http_requests_total", "HTTP requests served, by route, method and status.",
+    "crm_gateway_http_requests_total",
+    "HTTP requests served, by route, method and status.",
     ["route", "method", "status"],
 )
 DURATION = Histogram(
-    "crm_gateway_http_request_duration_seconds", "Time to serve an HTTP request, by route.",
-    ["route", "method"], buckets=LATENCY_BUCKETS,
+    "crm_gateway_http_request_duration_seconds",
+    "Time to serve an HTTP request, by route.",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
 )
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -81,11 +84,22 @@ class RequestContextMiddleware:
         import json
 
         body: dict[str, Any] = {
-            "type": "/problems/body-too-large", "title": "Request body too large", "status": 413,
-            "detail": f"the body exceeds {self.max_body_bytes} bytes", "instance": scope["path"],
+            "type": "/problems/body-too-large",
+            "title": "Request body too large",
+            "status": 413,
+            "detail": f"the body exceeds {self.max_body_bytes} bytes",
+            "instance": scope["path"],
             "request_id": request_id,
         }
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})

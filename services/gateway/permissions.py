@@ -13,10 +13,19 @@ from services.gateway.deps import current_caller
 
 _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
-    "manager": frozenset({"customer:read", "customer:write", "customer:delete", "customer:history",
-                          "related:read", "related:write"}),
-    "sales": frozenset({"customer:read", "customer:write", "customer:history", "related:read",
-                        "related:write"}),
+    "manager": frozenset(
+        {
+            "customer:read",
+            "customer:write",
+            "customer:delete",
+            "customer:history",
+            "related:read",
+            "related:write",
+        }
+    ),
+    "sales": frozenset(
+        {"customer:read", "customer:write", "customer:history", "related:read", "related:write"}
+    ),
     "service": frozenset({"customer:read", "related:read", "related:write"}),
     "marketing": frozenset({"customer:read", "related:read"}),
 }

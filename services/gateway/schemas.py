@@ -44,16 +44,12 @@ class ContactRead(_Out):
     created_at: datetime | None = None
 
 
-
-
 class CustomerCreate(_Body):
     """A new customer: name, industry and at least one contact are required."""
 
     name: Annotated[str, Field(min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])]
     kind: Literal["company", "individual"] = "company"
-    industry_code: Annotated[
-        str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])
-    ]
+    industry_code: Annotated[str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])]
     region_code: Annotated[
         str | None, Field(max_length=6, description="GB/T 2260 code", examples=["310115"])
     ] = None
@@ -87,9 +83,12 @@ class CustomerUpdate(_Body):
     status: Literal["potential", "deal", "churned"] | None = None
     stage: Literal["lead", "intent", "proposal", "deal", "repeat", "loyal", "churned"] | None = None
     owner_id: Annotated[str | None, Field(max_length=64)] = None
-    source_channel: Literal[
-        "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
-    ] | None = None
+    source_channel: (
+        Literal[
+            "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
+        ]
+        | None
+    ) = None
     last_follow_up_at: datetime | None = None
     gender: Literal["male", "female", "unknown"] | None = None
     birthday: date | None = None

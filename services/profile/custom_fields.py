@@ -15,8 +15,12 @@ from services.profile.models import CustomField
 def to_dict(row: CustomField) -> dict[str, Any]:
     """A custom field definition in API form."""
     return {
-        "key": row.key, "label": row.label, "type": row.type, "options": list(row.options),
-        "required": row.required, "max_length": row.max_length,
+        "key": row.key,
+        "label": row.label,
+        "type": row.type,
+        "options": list(row.options),
+        "required": row.required,
+        "max_length": row.max_length,
         "created_at": service.iso(row.created_at),
     }
 

@@ -20,7 +20,6 @@ from faker import Faker
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
-from services.common.errors import AlreadyExists
 from services.common.identity import Caller
 from services.profile import codes, related, service
 from services.profile.models import Customer
@@ -39,8 +38,11 @@ _WINDOW_MARGIN = timedelta(hours=6)
 
 def _pairs(text: str) -> tuple[tuple[str, str], ...]:
     """'张zhang 王wang' -> (('张', 'zhang'), ('王', 'wang'))."""
-    return tuple((word.rstrip(string.ascii_lowercase), word.lstrip("".join(
-        c for c in word if c not in string.ascii_lowercase))) for word in text.split())
+    pairs = []
+    for word in text.split():
+        hanzi = word.rstrip(string.ascii_lowercase)
+        pairs.append((hanzi, word[len(hanzi) :]))
+    return tuple(pairs)
 
 
 # -- vocabulary ------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ _BRAND_CHARS = _pairs(
     "方fang 维wei 智zhi 云yun 美mei 优you 卓zhuo 越yue 铭ming 睿rui 思si 科ke 利li 邦bang 益yi "
     "顺shun 发fa 豪hao 威wei 百bai 万wan 亿yi 奥ao 普pu 图tu 朗lang 拓tuo 赛sai 迅xun 捷jie "
     "灵ling 聚ju 君jun 森sen 蓝lan 银yin 宝bao 峰feng 川chuan 祥xiang 福fu 乐le 欣xin 奇qi 精jing "
-    "标biao 致zhi 尚shang 品pin 駿jun 弘hong 翔xiang 泓hong 琪qi 骏jun 振zhen 立li 格ge 英ying"
+    "标biao 致zhi 尚shang 品pin 弘hong 翔xiang 泓hong 琪qi 骏jun 振zhen 立li 格ge 英ying"
 )
 # A few brands shared by many companies, the way 恒达 or 华信 recur across China.
 _COMMON_BRANDS = (
@@ -316,8 +318,9 @@ def company_name(rng: random.Random, industry_code: str, region_code: str) -> tu
         name = f"{_short_place(place)}{brand}{word}{suffix}"
     elif form < 0.82:
         name = f"{brand}{word}（{_short_place(place)}）有限公司"
-    elif form < 0.90:
-        name = f"{_short_place(place)}{county.rstrip('区县市')}{brand}{word}{suffix}"
+    elif form < 0.90 and county != place:
+        district = county[:-2] if county.endswith("新区") else county[:-1] if len(county) > 2 else county
+        name = f"{_short_place(place)}{district}{brand}{word}{suffix}"
     elif form < 0.95:
         name = f"{brand}{word}{suffix}"
     else:
@@ -361,8 +364,8 @@ def _contact(
         contact["title"] = rng.choice(_TITLES)
     roll = rng.random()
     if company_domain and roll < 0.45:
-        contact["emails"] = [f"{pinyin}{rng.choice(('', '.', '_'))}{rng.randint(1, 99) if rng.random() < 0.3 else ''}"
-                             f"@{company_domain}".replace("@", "@", 1)]
+        number = str(rng.randint(1, 99)) if rng.random() < 0.3 else ""
+        contact["emails"] = [f"{pinyin}{number}@{company_domain}"]
     elif roll < 0.65:
         local = str(rng.randint(10**5, 10**10)) if rng.random() < 0.4 else f"{pinyin}{rng.randint(1, 9999)}"
         contact["emails"] = [f"{local}@{rng.choice(_FREE_MAIL)}"]
@@ -475,7 +478,7 @@ def related_payloads(
     order_end = now - timedelta(days=rng.randint(180, 400)) if status == "churned" else now
     loyalty = {"deal": 1.0, "repeat": 2.0, "loyal": 3.0}.get(customer.get("stage", ""), 1.0)
     if status == "potential":
-        n_orders = 1 if rng.random() < 0.05 else 0
+        n_orders = 0
     else:
         n_orders = min(8, max(1, round(rng.uniform(0.5, 2.5) * loyalty * min(months, 24) / 8)))
     median = (
@@ -592,11 +595,9 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
 
 def _seed_one(
     session: Session, rng: random.Random, faker: Faker, settings: ProfileSettings, now: datetime,
-    used_keys: set[str],
+    created_at: datetime, used_keys: set[str],
 ) -> Customer:
     payload = customer_payload(rng, faker=faker)
-    created_at = now - timedelta(seconds=rng.random() * HISTORY_DAYS * 86400)
-    created_at = created_at.replace(microsecond=0)
     customer = service.create(session=session, caller=CALLER, data=payload, at=created_at)
     related_data = related_payloads(rng, created_at, now, customer=payload)
     creators: dict[str, Callable[..., Any]] = {
@@ -618,10 +619,17 @@ def _seed_one(
     if related_data["orders"]:
         # Orders age out of the 12-month window; bring the tier up to now as the nightly job would.
         before = service.customer_to_dict(customer)
+        old = (customer.tier, customer.deal_amount_12m_fen)
         service.refresh_tier(session, customer, settings, now)
-        if (customer.tier, customer.deal_amount_12m_fen) != (before["tier"], service.fen(Decimal(before["deal_amount_12m"]))):
+        if (customer.tier, customer.deal_amount_12m_fen) != old:
             service.touch(session, customer, CALLER, "customer.tier_refreshed", before, now)
     return customer
+
+
+def joined_at(index: int, total: int, rng: random.Random, now: datetime) -> datetime:
+    """When the index-th of total customers joined: in order, over the past two years, more lately."""
+    share = ((index + rng.random()) / total) ** 0.5
+    return (now - timedelta(days=HISTORY_DAYS) * (1 - share)).replace(microsecond=0)
 
 
 def seed(
@@ -642,12 +650,7 @@ def seed(
         with db.session_scope() as session:
             for i in range(created, created + size):
                 rng = random.Random(f"crm-demo:{seed}:{i}")
-                try:
-                    with session.begin_nested():
-                        _seed_one(session, rng, faker, settings, now, used_keys)
-                except AlreadyExists:
-                    log.warning("demo customer %d collided with existing data; skipped", i)
-                    continue
+                _seed_one(session, rng, faker, settings, now, joined_at(i, customers, rng, now), used_keys)
         created += size
         log.info("seeded %d of %d demo customers", created, customers)
     return created

@@ -27,10 +27,7 @@ def next_counter(session: Session, name: str) -> int:
         stmt = insert(Counter).values(name=name, value=0)
     session.execute(stmt)
     return session.execute(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
     ).scalar_one()
 
 
@@ -73,9 +70,7 @@ def record(
     return revision
 
 
-def history(
-    session: Session, *, customer_id: str, before_position: int | None, limit: int
-) -> list[Revision]:
+def history(session: Session, *, customer_id: str, before_position: int | None, limit: int) -> list[Revision]:
     """A customer's revisions, newest first, older than before_position when given."""
     stmt = select(Revision).where(Revision.customer_id == customer_id)
     if before_position is not None:

@@ -7,7 +7,7 @@ from uuid import uuid4
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from services.common.errors import AlreadyExists, InvalidArgument, FieldViolation
+from services.common.errors import AlreadyExists, FieldViolation, InvalidArgument
 from services.common.identity import Caller
 from services.profile import schemas, service
 from services.profile.models import Contact, Contract, Customer, Interaction, Order, ServiceRecord
@@ -18,8 +18,13 @@ from services.profile.settings import ProfileSettings
 def interaction_to_dict(row: Interaction) -> dict[str, Any]:
     """An interaction in API form."""
     return {
-        "id": row.id, "customer_id": row.customer_id, "channel": row.channel, "type": row.type,
-        "occurred_at": iso(row.occurred_at), "summary": row.summary, "by_user": row.by_user,
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "channel": row.channel,
+        "type": row.type,
+        "occurred_at": iso(row.occurred_at),
+        "summary": row.summary,
+        "by_user": row.by_user,
         "created_at": iso(row.created_at),
     }
 
@@ -27,28 +32,47 @@ def interaction_to_dict(row: Interaction) -> dict[str, Any]:
 def order_to_dict(row: Order) -> dict[str, Any]:
     """An order in API form."""
     return {
-        "id": row.id, "customer_id": row.customer_id, "product": row.product,
-        "quantity": row.quantity, "amount": yuan(row.amount_fen), "ordered_at": iso(row.ordered_at),
-        "channel": row.channel, "external_id": row.external_id, "created_at": iso(row.created_at),
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "product": row.product,
+        "quantity": row.quantity,
+        "amount": yuan(row.amount_fen),
+        "ordered_at": iso(row.ordered_at),
+        "channel": row.channel,
+        "external_id": row.external_id,
+        "created_at": iso(row.created_at),
     }
 
 
 def contract_to_dict(row: Contract) -> dict[str, Any]:
     """A contract in API form."""
     return {
-        "id": row.id, "customer_id": row.customer_id, "number": row.number, "title": row.title,
-        "amount": yuan(row.amount_fen), "signed_on": row.signed_on, "starts_on": row.starts_on,
-        "ends_on": row.ends_on, "status": row.status, "created_at": iso(row.created_at),
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "number": row.number,
+        "title": row.title,
+        "amount": yuan(row.amount_fen),
+        "signed_on": row.signed_on,
+        "starts_on": row.starts_on,
+        "ends_on": row.ends_on,
+        "status": row.status,
+        "created_at": iso(row.created_at),
     }
 
 
 def service_record_to_dict(row: ServiceRecord) -> dict[str, Any]:
     """A service record in API form."""
     return {
-        "id": row.id, "customer_id": row.customer_id, "category": row.category,
-        "subject": row.subject, "description": row.description,
-        "satisfaction": row.satisfaction, "status": row.status, "opened_at": iso(row.opened_at),
-        "resolved_at": iso(row.resolved_at), "created_at": iso(row.created_at),
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "category": row.category,
+        "subject": row.subject,
+        "description": row.description,
+        "satisfaction": row.satisfaction,
+        "status": row.status,
+        "opened_at": iso(row.opened_at),
+        "resolved_at": iso(row.resolved_at),
+        "created_at": iso(row.created_at),
     }
 
 
@@ -62,7 +86,11 @@ def _lock(session: Session, caller: Caller, customer_id: str) -> tuple[Customer,
 
 
 def create_contact(
-    *, session: Session, caller: Caller, customer_id: str, data: dict[str, Any],
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    data: dict[str, Any],
     at: datetime | None = None,
 ) -> Contact:
     """Add a contact; making it primary demotes the previous primary contact."""
@@ -70,7 +98,9 @@ def create_contact(
     parsed = schemas.parse(schemas.ContactInput, data)
     customer, before = _lock(session, caller, customer_id)
     if len(customer.contacts) >= 50:
-        raise InvalidArgument("too many contacts", [FieldViolation("contact", "a customer keeps at most 50 contacts")])
+        raise InvalidArgument(
+            "too many contacts", [FieldViolation("contact", "a customer keeps at most 50 contacts")]
+        )
     contact = service._new_contact(parsed, customer.id, at)
     if contact.is_primary:
         for other in customer.contacts:
@@ -81,7 +111,11 @@ def create_contact(
 
 
 def create_interaction(
-    *, session: Session, caller: Caller, customer_id: str, data: dict[str, Any],
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    data: dict[str, Any],
     at: datetime | None = None,
 ) -> Interaction:
     """Log an interaction; a follow-up moves the customer's last follow-up time forward."""
@@ -89,23 +123,38 @@ def create_interaction(
     parsed = schemas.parse(schemas.InteractionInput, data)
     customer, before = _lock(session, caller, customer_id)
     row = Interaction(
-        id=str(uuid4()), customer_id=customer.id, channel=parsed.channel, type=parsed.type,
-        occurred_at=parsed.occurred_at, summary=parsed.summary,
-        by_user=parsed.by_user or caller.id, created_at=at,
+        id=str(uuid4()),
+        customer_id=customer.id,
+        channel=parsed.channel,
+        type=parsed.type,
+        occurred_at=parsed.occurred_at,
+        summary=parsed.summary,
+        by_user=parsed.by_user or caller.id,
+        created_at=at,
     )
     session.add(row)
     if customer.last_follow_up_at is None or parsed.occurred_at > customer.last_follow_up_at:
         customer.last_follow_up_at = parsed.occurred_at
     service.touch(
-        session, customer, caller, "interaction.created", before, at,
+        session,
+        customer,
+        caller,
+        "interaction.created",
+        before,
+        at,
         [{"field": f"interactions[{row.id}]", "old": None, "new": interaction_to_dict(row)}],
     )
     return row
 
 
 def create_order(
-    *, session: Session, caller: Caller, settings: ProfileSettings, customer_id: str,
-    data: dict[str, Any], at: datetime | None = None,
+    *,
+    session: Session,
+    caller: Caller,
+    settings: ProfileSettings,
+    customer_id: str,
+    data: dict[str, Any],
+    at: datetime | None = None,
 ) -> Order:
     """Record an order and refresh the customer's tier; a known external_id returns that order."""
     at = at or service.now()
@@ -118,23 +167,37 @@ def create_order(
                 raise AlreadyExists(f"order {parsed.external_id} belongs to another customer")
             return existing
     row = Order(
-        id=str(uuid4()), customer_id=customer.id, product=parsed.product,
-        quantity=parsed.quantity, amount_fen=service.fen(parsed.amount),
-        ordered_at=parsed.ordered_at, channel=parsed.channel, external_id=parsed.external_id,
+        id=str(uuid4()),
+        customer_id=customer.id,
+        product=parsed.product,
+        quantity=parsed.quantity,
+        amount_fen=service.fen(parsed.amount),
+        ordered_at=parsed.ordered_at,
+        channel=parsed.channel,
+        external_id=parsed.external_id,
         created_at=at,
     )
     session.add(row)
     session.flush()
     service.refresh_tier(session, customer, settings, at)
     service.touch(
-        session, customer, caller, "order.created", before, at,
+        session,
+        customer,
+        caller,
+        "order.created",
+        before,
+        at,
         [{"field": f"orders[{row.id}]", "old": None, "new": order_to_dict(row)}],
     )
     return row
 
 
 def create_contract(
-    *, session: Session, caller: Caller, customer_id: str, data: dict[str, Any],
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    data: dict[str, Any],
     at: datetime | None = None,
 ) -> Contract:
     """Attach a contract; contract numbers are unique."""
@@ -144,21 +207,36 @@ def create_contract(
     if session.scalars(select(Contract.id).where(Contract.number == parsed.number)).first():
         raise AlreadyExists(f"contract number {parsed.number} is already used")
     row = Contract(
-        id=str(uuid4()), customer_id=customer.id, number=parsed.number, title=parsed.title,
-        amount_fen=service.fen(parsed.amount), signed_on=_day(parsed.signed_on),
-        starts_on=_day(parsed.starts_on), ends_on=_day(parsed.ends_on), status=parsed.status,
+        id=str(uuid4()),
+        customer_id=customer.id,
+        number=parsed.number,
+        title=parsed.title,
+        amount_fen=service.fen(parsed.amount),
+        signed_on=_day(parsed.signed_on),
+        starts_on=_day(parsed.starts_on),
+        ends_on=_day(parsed.ends_on),
+        status=parsed.status,
         created_at=at,
     )
     session.add(row)
     service.touch(
-        session, customer, caller, "contract.created", before, at,
+        session,
+        customer,
+        caller,
+        "contract.created",
+        before,
+        at,
         [{"field": f"contracts[{row.id}]", "old": None, "new": contract_to_dict(row)}],
     )
     return row
 
 
 def create_service_record(
-    *, session: Session, caller: Caller, customer_id: str, data: dict[str, Any],
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    data: dict[str, Any],
     at: datetime | None = None,
 ) -> ServiceRecord:
     """Open a complaint, inquiry or feedback record."""
@@ -166,22 +244,39 @@ def create_service_record(
     parsed = schemas.parse(schemas.ServiceRecordInput, data)
     customer, before = _lock(session, caller, customer_id)
     row = ServiceRecord(
-        id=str(uuid4()), customer_id=customer.id, category=parsed.category,
-        subject=parsed.subject, description=parsed.description,
-        satisfaction=parsed.satisfaction, status=parsed.status,
-        opened_at=parsed.opened_at or at, resolved_at=parsed.resolved_at, created_at=at,
+        id=str(uuid4()),
+        customer_id=customer.id,
+        category=parsed.category,
+        subject=parsed.subject,
+        description=parsed.description,
+        satisfaction=parsed.satisfaction,
+        status=parsed.status,
+        opened_at=parsed.opened_at or at,
+        resolved_at=parsed.resolved_at,
+        created_at=at,
     )
     session.add(row)
     service.touch(
-        session, customer, caller, "service_record.created", before, at,
+        session,
+        customer,
+        caller,
+        "service_record.created",
+        before,
+        at,
         [{"field": f"service_records[{row.id}]", "old": None, "new": service_record_to_dict(row)}],
     )
     return row
 
 
 def list_related(
-    *, session: Session, caller: Caller, customer_id: str, model: type[Any],
-    time_column: InstrumentedAttribute[Any], size: int, token: str,
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    model: type[Any],
+    time_column: InstrumentedAttribute[Any],
+    size: int,
+    token: str,
 ) -> tuple[list[Any], str]:
     """A page of one kind of related record, newest first, and the next token."""
     service.get(session=session, caller=caller, customer_id=customer_id)
@@ -195,9 +290,7 @@ def list_related(
         return rows, ""
     rows = rows[:size]
     last_row = rows[-1]
-    return rows, service.encode_token(
-        [getattr(last_row, time_column.key).isoformat(), last_row.id]
-    )
+    return rows, service.encode_token([getattr(last_row, time_column.key).isoformat(), last_row.id])
 
 
 def view(*, session: Session, caller: Caller, customer_id: str) -> dict[str, Any]:
@@ -207,24 +300,23 @@ def view(*, session: Session, caller: Caller, customer_id: str) -> dict[str, Any
     def recent(model: type[Any], column: Any, limit: int = 10) -> list[Any]:
         return list(
             session.scalars(
-                select(model).where(model.customer_id == customer.id)
-                .order_by(column.desc(), model.id.desc()).limit(limit)
+                select(model)
+                .where(model.customer_id == customer.id)
+                .order_by(column.desc(), model.id.desc())
+                .limit(limit)
             )
         )
 
     interactions = session.execute(
-        select(func.count(), func.max(Interaction.occurred_at)).where(
-            Interaction.customer_id == customer.id
-        )
+        select(func.count(), func.max(Interaction.occurred_at)).where(Interaction.customer_id == customer.id)
     ).one()
     orders = session.execute(
-        select(func.count(), func.coalesce(func.sum(Order.amount_fen), 0), func.max(Order.ordered_at))
-        .where(Order.customer_id == customer.id)
+        select(func.count(), func.coalesce(func.sum(Order.amount_fen), 0), func.max(Order.ordered_at)).where(
+            Order.customer_id == customer.id
+        )
     ).one()
     open_records = session.scalar(
-        select(func.count()).where(
-            ServiceRecord.customer_id == customer.id, ServiceRecord.status == "open"
-        )
+        select(func.count()).where(ServiceRecord.customer_id == customer.id, ServiceRecord.status == "open")
     )
     return {
         "customer": service.customer_to_dict(customer),

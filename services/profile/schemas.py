@@ -215,7 +215,9 @@ def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
             f"invalid {model.__name__.removesuffix('Input').lower()}",
             [
                 FieldViolation(
-                    prefix + ".".join(str(p) for p in err["loc"]) if err["loc"] else prefix.rstrip(".") or "body",
+                    prefix + ".".join(str(p) for p in err["loc"])
+                    if err["loc"]
+                    else prefix.rstrip(".") or "body",
                     err["msg"].removeprefix("Value error, "),
                 )
                 for err in exc.errors()

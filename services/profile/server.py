@@ -15,9 +15,7 @@ SERVICE = "profile"
 SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
 
 
-def create_server(
-    settings: ProfileSettings, db: Database
-) -> tuple[grpc.Server, int, grpc_server.Readiness]:
+def create_server(settings: ProfileSettings, db: Database) -> tuple[grpc.Server, int, grpc_server.Readiness]:
     """The profile gRPC server, not yet started, and the port it is bound to."""
     servicer = ProfileServicer(db, settings)
     return grpc_server.create_server(

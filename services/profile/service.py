@@ -19,7 +19,7 @@ from services.common.errors import (
 )
 from services.common.identity import Caller
 from services.profile import codes, journal, schemas
-from services.profile.models import Contact, CustomField, Customer
+from services.profile.models import Contact, Customer, CustomField
 from services.profile.settings import ProfileSettings
 
 MAX_PAGE_SIZE = 200
@@ -130,9 +130,7 @@ def next_customer_id(session: Session, day: datetime) -> str:
     return f"C{stamp}{journal.next_counter(session, 'customer:' + stamp):03d}"
 
 
-def create(
-    *, session: Session, caller: Caller, data: dict[str, Any], at: datetime | None = None
-) -> Customer:
+def create(*, session: Session, caller: Caller, data: dict[str, Any], at: datetime | None = None) -> Customer:
     """Create a customer with its contacts; the caller owns it unless another owner is given."""
     at = at or now()
     parsed = schemas.parse(schemas.CustomerInput, data)
@@ -178,7 +176,11 @@ def create(
 
 
 def get(
-    *, session: Session, caller: Caller, customer_id: str, include_deleted: bool = False,
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    include_deleted: bool = False,
     for_update: bool = False,
 ) -> Customer:
     """A customer the caller may reach; NotFound otherwise, so existence does not leak."""
@@ -218,8 +220,13 @@ def _check_version(customer: Customer, expected_version: int) -> None:
 
 
 def touch(
-    session: Session, customer: Customer, caller: Caller, action: str, before: dict[str, Any],
-    at: datetime, extra_changes: list[dict[str, Any]] | None = None,
+    session: Session,
+    customer: Customer,
+    caller: Caller,
+    action: str,
+    before: dict[str, Any],
+    at: datetime,
+    extra_changes: list[dict[str, Any]] | None = None,
 ) -> None:
     """Bump the version and record the revision for a change made to a customer."""
     customer.version += 1
@@ -241,8 +248,14 @@ def touch(
 
 
 def update(
-    *, session: Session, caller: Caller, customer_id: str, expected_version: int,
-    patch: dict[str, Any], paths: list[str], at: datetime | None = None,
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    expected_version: int,
+    patch: dict[str, Any],
+    paths: list[str],
+    at: datetime | None = None,
 ) -> Customer:
     """Replace the masked fields after checking the version; the whole result is validated."""
     at = at or now()
@@ -276,7 +289,11 @@ def update(
 
 
 def delete(
-    *, session: Session, caller: Caller, customer_id: str, expected_version: int,
+    *,
+    session: Session,
+    caller: Caller,
+    customer_id: str,
+    expected_version: int,
     at: datetime | None = None,
 ) -> Customer:
     """Soft-delete: hidden from reads and lists, kept with its history, restorable."""
@@ -289,13 +306,14 @@ def delete(
     return customer
 
 
-def restore(
-    *, session: Session, caller: Caller, customer_id: str, at: datetime | None = None
-) -> Customer:
+def restore(*, session: Session, caller: Caller, customer_id: str, at: datetime | None = None) -> Customer:
     """Bring a soft-deleted customer back."""
     at = at or now()
     customer = get(
-        session=session, caller=caller, customer_id=customer_id, include_deleted=True,
+        session=session,
+        caller=caller,
+        customer_id=customer_id,
+        include_deleted=True,
         for_update=True,
     )
     if customer.deleted_at is None:
@@ -398,8 +416,13 @@ def _check_choice(field: str, values: list[str], allowed: tuple[str, ...]) -> No
 
 
 def list_customers(
-    *, session: Session, caller: Caller, filters: dict[str, Any], order_by: str,
-    size: int, token: str,
+    *,
+    session: Session,
+    caller: Caller,
+    filters: dict[str, Any],
+    order_by: str,
+    size: int,
+    token: str,
 ) -> tuple[list[Customer], str]:
     """A page of customers the caller may reach, filtered and sorted, and the next token."""
     from typing import get_args
@@ -473,9 +496,7 @@ def list_customers(
             "deal_amount_12m": last.deal_amount_12m_fen,
             "last_follow_up_at": last.last_follow_up_at or _EPOCH,
         }[key_name]
-        next_token = encode_token(
-            [value.isoformat() if isinstance(value, datetime) else value, last.id]
-        )
+        next_token = encode_token([value.isoformat() if isinstance(value, datetime) else value, last.id])
     return rows, next_token
 
 

@@ -1,10 +1,9 @@
 """ProfileService: translates between protobuf messages and the domain functions."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from typing import TypeVar
 
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
@@ -13,7 +12,6 @@ from services.common import identity, telemetry
 from services.common.db import Database
 from services.profile import custom_fields, journal, related, service
 from services.profile.settings import ProfileSettings
-
 
 M = TypeVar("M", bound=Message)
 
@@ -48,8 +46,17 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
 
     def CreateCustomer(self, request: pb.CreateCustomerRequest, context: Any) -> pb.CreateCustomerResponse:
         data = to_dict(request.customer)
-        for key in ("id", "tier", "deal_amount_12m", "version", "created_at", "updated_at",
-                    "created_by", "updated_by", "deleted_at"):
+        for key in (
+            "id",
+            "tier",
+            "deal_amount_12m",
+            "version",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+            "deleted_at",
+        ):
             data.pop(key, None)
         for contact in data.get("contacts", []):
             contact.pop("id", None)
@@ -65,14 +72,18 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         with self._db.session_scope(readonly=True) as session:
             if request.HasField("as_of"):
                 result = service.get_as_of(
-                    session=session, caller=identity.current(), customer_id=request.customer_id,
+                    session=session,
+                    caller=identity.current(),
+                    customer_id=request.customer_id,
                     at=request.as_of.ToDatetime(tzinfo=service.UTC),
                 )
             else:
                 result = service.customer_to_dict(
                     service.get(
-                        session=session, caller=identity.current(),
-                        customer_id=request.customer_id, include_deleted=request.include_deleted,
+                        session=session,
+                        caller=identity.current(),
+                        customer_id=request.customer_id,
+                        include_deleted=request.include_deleted,
                     )
                 )
         return pb.GetCustomerResponse(customer=_customer(result))
@@ -81,8 +92,11 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         telemetry.set_attributes(customer_id=request.customer_id)
         with self._db.session_scope() as session:
             customer = service.update(
-                session=session, caller=identity.current(), customer_id=request.customer_id,
-                expected_version=request.expected_version, patch=to_dict(request.customer),
+                session=session,
+                caller=identity.current(),
+                customer_id=request.customer_id,
+                expected_version=request.expected_version,
+                patch=to_dict(request.customer),
                 paths=list(request.update_mask.paths),
             )
             result = service.customer_to_dict(customer)
@@ -92,7 +106,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         telemetry.set_attributes(customer_id=request.customer_id)
         with self._db.session_scope() as session:
             customer = service.delete(
-                session=session, caller=identity.current(), customer_id=request.customer_id,
+                session=session,
+                caller=identity.current(),
+                customer_id=request.customer_id,
                 expected_version=request.expected_version,
             )
             result = service.customer_to_dict(customer)
@@ -115,8 +131,12 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 filters[name] = getattr(request.filter, name).ToDatetime(tzinfo=service.UTC)
         with self._db.session_scope(readonly=True) as session:
             rows, next_token = service.list_customers(
-                session=session, caller=identity.current(), filters=filters,
-                order_by=request.order_by, size=size, token=token,
+                session=session,
+                caller=identity.current(),
+                filters=filters,
+                order_by=request.order_by,
+                size=size,
+                token=token,
             )
             results = [service.customer_to_dict(r) for r in rows]
         return pb.ListCustomersResponse(
@@ -132,7 +152,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         before = int(service.decode_token(token, 1)[0]) if token else None
         with self._db.session_scope(readonly=True) as session:
             service.get(
-                session=session, caller=identity.current(), customer_id=request.customer_id,
+                session=session,
+                caller=identity.current(),
+                customer_id=request.customer_id,
                 include_deleted=True,
             )
             rows = journal.history(
@@ -147,9 +169,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     def GetCustomerView(self, request: pb.GetCustomerViewRequest, context: Any) -> pb.GetCustomerViewResponse:
         telemetry.set_attributes(customer_id=request.customer_id)
         with self._db.session_scope(readonly=True) as session:
-            result = related.view(
-                session=session, caller=identity.current(), customer_id=request.customer_id
-            )
+            result = related.view(session=session, caller=identity.current(), customer_id=request.customer_id)
         customer = result.pop("customer")
         view = to_message(pb.CustomerView, result)
         view.customer.CopyFrom(_customer(customer))
@@ -162,18 +182,27 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             data.pop(key, None)
         create, to_api = _CREATORS[kind]
         with self._db.session_scope() as session:
-            row = create(session=session, caller=identity.current(), customer_id=customer_id, data=data, **extra)
+            row = create(
+                session=session, caller=identity.current(), customer_id=customer_id, data=data, **extra
+            )
             return to_api(row)
 
-    def _list_related(self, kind: str, request: pb.ListRelatedRequest) -> tuple[list[dict[str, Any]], common_pb2.PageInfo]:
+    def _list_related(
+        self, kind: str, request: pb.ListRelatedRequest
+    ) -> tuple[list[dict[str, Any]], common_pb2.PageInfo]:
         telemetry.set_attributes(customer_id=request.customer_id)
         size, token = _page(request)
         model, column = related.RELATED[kind]
         to_api = _CREATORS[kind][1]
         with self._db.session_scope(readonly=True) as session:
             rows, next_token = related.list_related(
-                session=session, caller=identity.current(), customer_id=request.customer_id,
-                model=model, time_column=column, size=size, token=token,
+                session=session,
+                caller=identity.current(),
+                customer_id=request.customer_id,
+                model=model,
+                time_column=column,
+                size=size,
+                token=token,
             )
             return [to_api(r) for r in rows], common_pb2.PageInfo(next_page_token=next_token)
 
@@ -185,13 +214,17 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         rows, page = self._list_related("contacts", request)
         return pb.ListContactsResponse(contacts=[to_message(pb.Contact, r) for r in rows], page=page)
 
-    def CreateInteraction(self, request: pb.CreateInteractionRequest, context: Any) -> pb.CreateInteractionResponse:
+    def CreateInteraction(
+        self, request: pb.CreateInteractionRequest, context: Any
+    ) -> pb.CreateInteractionResponse:
         row = self._create_related("interactions", request.customer_id, request.interaction)
         return pb.CreateInteractionResponse(interaction=to_message(pb.Interaction, row))
 
     def ListInteractions(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListInteractionsResponse:
         rows, page = self._list_related("interactions", request)
-        return pb.ListInteractionsResponse(interactions=[to_message(pb.Interaction, r) for r in rows], page=page)
+        return pb.ListInteractionsResponse(
+            interactions=[to_message(pb.Interaction, r) for r in rows], page=page
+        )
 
     def CreateOrder(self, request: pb.CreateOrderRequest, context: Any) -> pb.CreateOrderResponse:
         row = self._create_related("orders", request.customer_id, request.order, settings=self._settings)
@@ -215,18 +248,24 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         row = self._create_related("service_records", request.customer_id, request.service_record)
         return pb.CreateServiceRecordResponse(service_record=to_message(pb.ServiceRecord, row))
 
-    def ListServiceRecords(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListServiceRecordsResponse:
+    def ListServiceRecords(
+        self, request: pb.ListRelatedRequest, context: Any
+    ) -> pb.ListServiceRecordsResponse:
         rows, page = self._list_related("service_records", request)
         return pb.ListServiceRecordsResponse(
             service_records=[to_message(pb.ServiceRecord, r) for r in rows], page=page
         )
 
-    def ListCustomFields(self, request: pb.ListCustomFieldsRequest, context: Any) -> pb.ListCustomFieldsResponse:
+    def ListCustomFields(
+        self, request: pb.ListCustomFieldsRequest, context: Any
+    ) -> pb.ListCustomFieldsResponse:
         with self._db.session_scope(readonly=True) as session:
             rows = [custom_fields.to_dict(r) for r in custom_fields.list_all(session=session)]
         return pb.ListCustomFieldsResponse(custom_fields=[to_message(pb.CustomField, r) for r in rows])
 
-    def CreateCustomField(self, request: pb.CreateCustomFieldRequest, context: Any) -> pb.CreateCustomFieldResponse:
+    def CreateCustomField(
+        self, request: pb.CreateCustomFieldRequest, context: Any
+    ) -> pb.CreateCustomFieldResponse:
         data = to_dict(request.custom_field)
         data.pop("created_at", None)
         with self._db.session_scope() as session:
@@ -248,8 +287,12 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             rows, head = journal.read_feed(session, after_position=request.after_position, limit=limit)
             changes = [
                 pb.Change(
-                    position=r.position, customer_id=r.customer_id, action=r.action,
-                    version=r.version, at=_timestamp(r.at), customer=_customer(r.snapshot),
+                    position=r.position,
+                    customer_id=r.customer_id,
+                    action=r.action,
+                    version=r.version,
+                    at=_timestamp(r.at),
+                    customer=_customer(r.snapshot),
                     traceparent=r.traceparent or "",
                 )
                 for r in rows
@@ -272,8 +315,13 @@ def _revision(row: Any) -> pb.Revision:
         return json_format.ParseDict(v, struct_pb2.Value())
 
     return pb.Revision(
-        revision=row.position, customer_id=row.customer_id, action=row.action, actor=row.actor,
-        at=_timestamp(row.at), version=row.version, trace_id=(row.traceparent or "")[3:35],
+        revision=row.position,
+        customer_id=row.customer_id,
+        action=row.action,
+        actor=row.actor,
+        at=_timestamp(row.at),
+        version=row.version,
+        trace_id=(row.traceparent or "")[3:35],
         changes=[
             common_pb2.FieldChange(field=c["field"], old_value=value(c["old"]), new_value=value(c["new"]))
             for c in row.changes

@@ -12,9 +12,7 @@ class ProfileSettings(ServiceSettings):
 
     # SQLAlchemy URL; embedded mode defaults to a SQLite file in data_dir.
     database_url: str = Field(default="", validation_alias="CRM_PROFILE_DATABASE_URL")
-    listen_address: str = Field(
-        default="127.0.0.1:50051", validation_alias="CRM_PROFILE_LISTEN_ADDRESS"
-    )
+    listen_address: str = Field(default="127.0.0.1:50051", validation_alias="CRM_PROFILE_LISTEN_ADDRESS")
     # Tier thresholds over the last 12 months' order amount, in CNY.
     tier_a_threshold: Decimal = Field(default=Decimal(500_000), validation_alias="CRM_TIER_A_THRESHOLD")
     tier_b_threshold: Decimal = Field(default=Decimal(100_000), validation_alias="CRM_TIER_B_THRESHOLD")

@@ -31,8 +31,11 @@ def test_concurrent_read_modify_write_loses_nothing(stack: Stack) -> None:
             while True:
                 current = api.get(url)
                 interests = current.json()["interests"]
-                reply = api.patch(url, json={"interests": [*interests, token]},
-                                  headers={"If-Match": current.headers["etag"]})
+                reply = api.patch(
+                    url,
+                    json={"interests": [*interests, token]},
+                    headers={"If-Match": current.headers["etag"]},
+                )
                 if reply.status_code == 200:
                     return conflicts
                 assert reply.status_code == 412, reply.text

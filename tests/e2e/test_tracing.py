@@ -21,8 +21,11 @@ def spans(path: Path, trace_id: str, want: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         if path.exists():
-            found = [s for s in map(json.loads, path.read_text().splitlines())
-                     if s["context"]["trace_id"] == "0x" + trace_id]
+            found = [
+                s
+                for s in map(json.loads, path.read_text().splitlines())
+                if s["context"]["trace_id"] == "0x" + trace_id
+            ]
             if len(found) >= want:
                 return found
         time.sleep(0.2)
@@ -32,18 +35,26 @@ def spans(path: Path, trace_id: str, want: int) -> list[dict[str, Any]]:
 def test_a_request_is_one_trace_from_gateway_to_database(tmp_path: Path) -> None:
     spans_file = tmp_path / "spans.jsonl"
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    with Stack(data_dir=tmp_path, env={"CRM_TRACE_FILE": str(spans_file)}) as stack, \
-            httpx.Client(base_url=stack.gateway_url) as api:
-        reply = api.post("/api/v1/customers", json=customer_data(),
-                         headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    with (
+        Stack(data_dir=tmp_path, env={"CRM_TRACE_FILE": str(spans_file)}) as stack,
+        httpx.Client(base_url=stack.gateway_url) as api,
+    ):
+        reply = api.post(
+            "/api/v1/customers",
+            json=customer_data(),
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        )
         assert reply.status_code == 201
         customer_id = reply.json()["id"]
         history = api.get(f"/api/v1/customers/{customer_id}/history").json()["items"]
         found = spans(spans_file, trace_id, want=4)
     assert {s["resource"]["attributes"]["service.name"] for s in found} == {"gateway", "profile"}
     by_id = {s["context"]["span_id"]: s for s in found}
-    server = [s for s in found if s["kind"] == "SpanKind.SERVER"
-              and s["resource"]["attributes"]["service.name"] == "profile"]
+    server = [
+        s
+        for s in found
+        if s["kind"] == "SpanKind.SERVER" and s["resource"]["attributes"]["service.name"] == "profile"
+    ]
     assert len(server) == 1
     assert server[0]["attributes"]["crm.customer.id"] == customer_id
     assert server[0]["attributes"]["crm.caller.id"] == "dev-admin"

@@ -38,8 +38,9 @@ def test_patch_needs_the_current_version(api: httpx.Client) -> None:
     url = f"/api/v1/customers/{customer['id']}"
     missing = api.patch(url, json={"stage": "intent"})
     assert missing.status_code == 428 and missing.headers["content-type"] == PROBLEM
-    ok = api.patch(url, json={"stage": "intent", "address": "上海市浦东新区张江路 88 号"},
-                   headers={"If-Match": '"1"'})
+    ok = api.patch(
+        url, json={"stage": "intent", "address": "上海市浦东新区张江路 88 号"}, headers={"If-Match": '"1"'}
+    )
     assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
     assert ok.json()["stage"] == "intent"
     stale = api.patch(url, json={"stage": "proposal"}, headers={"If-Match": '"1"'})
@@ -79,38 +80,85 @@ def test_delete_and_restore(api: httpx.Client) -> None:
 def test_related_records_and_the_360_view(api: httpx.Client) -> None:
     customer = create(api)
     base = f"/api/v1/customers/{customer['id']}"
-    assert api.post(f"{base}/contacts", json={"name": "周杰", "phones": ["13598765432"],
-                                              "is_primary": True}).status_code == 201
-    assert api.post(f"{base}/interactions", json={
-        "channel": "visit", "type": "follow_up", "occurred_at": "2024-05-10T15:00:00+08:00",
-        "summary": "上门拜访，演示新机型"}).status_code == 201
-    order = api.post(f"{base}/orders", json={
-        "product": "数控车床 CK6150", "quantity": 2, "amount": "560000.00",
-        "ordered_at": "2026-01-15T10:00:00+08:00", "external_id": f"ERP-{customer['id']}"})
+    assert (
+        api.post(
+            f"{base}/contacts", json={"name": "周杰", "phones": ["13598765432"], "is_primary": True}
+        ).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            f"{base}/interactions",
+            json={
+                "channel": "visit",
+                "type": "follow_up",
+                "occurred_at": "2024-05-10T15:00:00+08:00",
+                "summary": "上门拜访，演示新机型",
+            },
+        ).status_code
+        == 201
+    )
+    order = api.post(
+        f"{base}/orders",
+        json={
+            "product": "数控车床 CK6150",
+            "quantity": 2,
+            "amount": "560000.00",
+            "ordered_at": "2026-01-15T10:00:00+08:00",
+            "external_id": f"ERP-{customer['id']}",
+        },
+    )
     assert order.status_code == 201 and order.json()["amount"] == "560000.00"
-    assert api.post(f"{base}/contracts", json={
-        "number": f"HT-{customer['id']}", "title": "年度设备采购合同", "amount": "560000.00",
-        "starts_on": "2026-01-01", "ends_on": "2026-12-31", "status": "active"}).status_code == 201
-    assert api.post(f"{base}/service-records", json={
-        "category": "complaint", "subject": "设备异响", "satisfaction": 3}).status_code == 201
+    assert (
+        api.post(
+            f"{base}/contracts",
+            json={
+                "number": f"HT-{customer['id']}",
+                "title": "年度设备采购合同",
+                "amount": "560000.00",
+                "starts_on": "2026-01-01",
+                "ends_on": "2026-12-31",
+                "status": "active",
+            },
+        ).status_code
+        == 201
+    )
+    assert (
+        api.post(
+            f"{base}/service-records",
+            json={"category": "complaint", "subject": "设备异响", "satisfaction": 3},
+        ).status_code
+        == 201
+    )
     view = api.get(f"{base}/view").json()
     assert view["customer"]["tier"] == "A"  # 560,000 CNY in the last 12 months
     assert [c["name"] for c in view["customer"]["contacts"] if c["is_primary"]] == ["周杰"]
     assert view["order_count"] == 1 and view["lifetime_order_amount"] == "560000.00"
     assert view["interaction_count"] == 1 and view["open_service_records"] == 1
     assert len(view["contracts"]) == 1
-    for kind, count in (("contacts", 2), ("interactions", 1), ("orders", 1), ("contracts", 1),
-                        ("service-records", 1)):
+    for kind, count in (
+        ("contacts", 2),
+        ("interactions", 1),
+        ("orders", 1),
+        ("contracts", 1),
+        ("service-records", 1),
+    ):
         assert len(api.get(f"{base}/{kind}").json()["items"]) == count, kind
     actions = [i["action"] for i in api.get(f"{base}/history").json()["items"]]
-    assert actions[:5] == ["service_record.created", "contract.created", "order.created",
-                           "interaction.created", "contact.created"]
+    assert actions[:5] == [
+        "service_record.created",
+        "contract.created",
+        "order.created",
+        "interaction.created",
+        "contact.created",
+    ]
 
 
 def test_list_filters_and_cursor_pages(api: httpx.Client) -> None:
     marker = "翠湖列表测试"
-    made = [create(api, name=f"{marker}{i}", region_code="440305" if i % 2 else "110105")["id"]
-            for i in range(5)]
+    made = [
+        create(api, name=f"{marker}{i}", region_code="440305" if i % 2 else "110105")["id"] for i in range(5)
+    ]
     seen, token = [], None
     while True:
         params: dict[str, Any] = {"q": marker, "page_size": 2, "order_by": "created_at"}
@@ -145,13 +193,24 @@ def test_a_rep_sees_only_own_customers_and_others_are_not_found(api: httpx.Clien
     [
         (b"{not json", 400, None),
         (b'{"name": 5, "industry_code": "3411", "contacts": []}', 422, {"name", "contacts"}),
-        (b'{"name": "x", "industry_code": "3411", "contacts": [{"name": "a", "phones": ["13812345678"]}],'
-         b' "colour": "red"}', 422, {"colour"}),
-        (b'{"name": "x", "industry_code": "9999", "region_code": "999999",'
-         b' "contacts": [{"name": "a", "phones": ["12345"]}]}', 422,
-         {"industry_code", "region_code", "contacts.0.phones.0"}),
-        (b'{"name": "x", "industry_code": "3411", "kind": "individual", "birthday": "2999-01-01",'
-         b' "contacts": [{"name": "a", "phones": ["13812345678"]}]}', 422, {"birthday"}),
+        (
+            b'{"name": "x", "industry_code": "3411", "contacts": [{"name": "a", "phones": ["13812345678"]}],'
+            b' "colour": "red"}',
+            422,
+            {"colour"},
+        ),
+        (
+            b'{"name": "x", "industry_code": "9999", "region_code": "999999",'
+            b' "contacts": [{"name": "a", "phones": ["12345"]}]}',
+            422,
+            {"industry_code", "region_code", "contacts.0.phones.0"},
+        ),
+        (
+            b'{"name": "x", "industry_code": "3411", "kind": "individual", "birthday": "2999-01-01",'
+            b' "contacts": [{"name": "a", "phones": ["13812345678"]}]}',
+            422,
+            {"birthday"},
+        ),
         (b"[]", 422, None),
     ],
 )
@@ -188,8 +247,11 @@ def test_bad_patches_change_nothing(api: httpx.Client) -> None:
     url = f"/api/v1/customers/{customer['id']}"
     v1 = {"If-Match": '"1"'}
     cases = [
-        ({"tier": "A"}, 422), ({"industry_code": "XX"}, 422), ({"name": None}, 422),
-        ({"status": "happy"}, 422), ({}, 422),
+        ({"tier": "A"}, 422),
+        ({"industry_code": "XX"}, 422),
+        ({"name": None}, 422),
+        ({"status": "happy"}, 422),
+        ({}, 422),
     ]
     for patch, status in cases:
         reply = api.patch(url, json=patch, headers=v1)
@@ -202,8 +264,13 @@ def test_bad_patches_change_nothing(api: httpx.Client) -> None:
 def test_unknown_and_malformed_ids(api: httpx.Client) -> None:
     assert api.get("/api/v1/customers/C20990101999").status_code == 404
     assert api.get("/api/v1/customers/not-an-id").status_code == 422
-    assert api.post("/api/v1/customers/C20990101999/orders", json={
-        "product": "x", "amount": "1.00", "ordered_at": "2024-05-01T00:00:00Z"}).status_code == 404
+    assert (
+        api.post(
+            "/api/v1/customers/C20990101999/orders",
+            json={"product": "x", "amount": "1.00", "ordered_at": "2024-05-01T00:00:00Z"},
+        ).status_code
+        == 404
+    )
     assert api.get("/api/v1/customers", params={"page_token": "garbage"}).status_code == 422
     assert api.get("/api/v1/customers", params={"page_size": 1000}).status_code == 422
     assert api.get("/api/v1/customers", params={"order_by": "password"}).status_code == 422

@@ -39,7 +39,9 @@ def test_ids_follow_the_date_and_daily_sequence(db: Database, admin: Caller) -> 
         with db.session_scope() as session:
             ids.append(service.create(session=session, caller=admin, data=customer_data(), at=day).id)
     with db.session_scope() as session:
-        next_day = service.create(session=session, caller=admin, data=customer_data(), at=day + timedelta(days=1))
+        next_day = service.create(
+            session=session, caller=admin, data=customer_data(), at=day + timedelta(days=1)
+        )
     assert ids == ["C20240501001", "C20240501002", "C20240501003"]
     assert next_day.id == "C20240502001"
 
@@ -94,14 +96,22 @@ def test_update_checks_the_version_and_keeps_history(db: Database, admin: Caller
     customer = create(db, admin)
     with db.session_scope() as session:
         updated = service.update(
-            session=session, caller=admin, customer_id=customer.id, expected_version=1,
-            patch={"stage": "intent", "notes": "关注交期"}, paths=["stage", "notes"],
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            expected_version=1,
+            patch={"stage": "intent", "notes": "关注交期"},
+            paths=["stage", "notes"],
         )
     assert updated.version == 2
     with db.session_scope() as session, pytest.raises(Conflict):
         service.update(
-            session=session, caller=admin, customer_id=customer.id, expected_version=1,
-            patch={"stage": "proposal"}, paths=["stage"],
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            expected_version=1,
+            patch={"stage": "proposal"},
+            paths=["stage"],
         )
     with db.session_scope(readonly=True) as session:
         revisions = journal.history(session, customer_id=customer.id, before_position=None, limit=10)
@@ -110,7 +120,8 @@ def test_update_checks_the_version_and_keeps_history(db: Database, admin: Caller
     assert [r.action for r in revisions] == ["customer.updated", "customer.created"]
     assert revisions[0].actor == "u-admin"
     assert {(c["field"], c["old"], c["new"]) for c in revisions[0].changes} == {
-        ("stage", "lead", "intent"), ("notes", None, "关注交期"),
+        ("stage", "lead", "intent"),
+        ("notes", None, "关注交期"),
     }
 
 
@@ -120,11 +131,23 @@ def test_update_cannot_touch_derived_fields_and_clearing_required_fields_fails(
     customer = create(db, admin)
     for paths in (["tier"], ["version"], ["id"], []):
         with db.session_scope() as session, pytest.raises(InvalidArgument):
-            service.update(session=session, caller=admin, customer_id=customer.id,
-                           expected_version=1, patch={}, paths=paths)
+            service.update(
+                session=session,
+                caller=admin,
+                customer_id=customer.id,
+                expected_version=1,
+                patch={},
+                paths=paths,
+            )
     with db.session_scope() as session, pytest.raises(InvalidArgument) as caught:
-        service.update(session=session, caller=admin, customer_id=customer.id,
-                       expected_version=1, patch={"name": None}, paths=["name"])
+        service.update(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            expected_version=1,
+            patch={"name": None},
+            paths=["name"],
+        )
     assert "name" in fields_of(caught.value)
 
 
@@ -133,16 +156,26 @@ def test_record_as_of_a_past_time(db: Database, admin: Caller) -> None:
     with db.session_scope() as session:
         customer = service.create(session=session, caller=admin, data=customer_data(), at=t0)
     with db.session_scope() as session:
-        service.update(session=session, caller=admin, customer_id=customer.id, expected_version=1,
-                       patch={"name": "明辉机械集团"}, paths=["name"], at=t0 + timedelta(days=30))
+        service.update(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            expected_version=1,
+            patch={"name": "明辉机械集团"},
+            paths=["name"],
+            at=t0 + timedelta(days=30),
+        )
     with db.session_scope(readonly=True) as session:
-        then = service.get_as_of(session=session, caller=admin, customer_id=customer.id,
-                                 at=t0 + timedelta(days=1))
-        now = service.get_as_of(session=session, caller=admin, customer_id=customer.id,
-                                at=t0 + timedelta(days=31))
+        then = service.get_as_of(
+            session=session, caller=admin, customer_id=customer.id, at=t0 + timedelta(days=1)
+        )
+        now = service.get_as_of(
+            session=session, caller=admin, customer_id=customer.id, at=t0 + timedelta(days=31)
+        )
         with pytest.raises(NotFound):
-            service.get_as_of(session=session, caller=admin, customer_id=customer.id,
-                              at=t0 - timedelta(days=1))
+            service.get_as_of(
+                session=session, caller=admin, customer_id=customer.id, at=t0 - timedelta(days=1)
+            )
     assert then["name"] == "上海明辉精密机械有限公司" and then["version"] == 1
     assert now["name"] == "明辉机械集团" and now["version"] == 2
 
@@ -154,8 +187,9 @@ def test_soft_delete_hides_and_restore_brings_back(db: Database, admin: Caller) 
     with db.session_scope(readonly=True) as session:
         with pytest.raises(NotFound):
             service.get(session=session, caller=admin, customer_id=customer.id)
-        rows, _ = service.list_customers(session=session, caller=admin, filters={}, order_by="",
-                                         size=10, token="")
+        rows, _ = service.list_customers(
+            session=session, caller=admin, filters={}, order_by="", size=10, token=""
+        )
         assert rows == []
     with db.session_scope() as session:
         restored = service.restore(session=session, caller=admin, customer_id=customer.id)
@@ -168,14 +202,21 @@ def test_a_rep_reaches_only_own_customers(db: Database, rep: Caller, other_rep: 
     mine = create(db, rep)
     theirs = create(db, other_rep)
     with db.session_scope(readonly=True) as session:
-        rows, _ = service.list_customers(session=session, caller=rep, filters={}, order_by="",
-                                         size=50, token="")
+        rows, _ = service.list_customers(
+            session=session, caller=rep, filters={}, order_by="", size=50, token=""
+        )
         assert [r.id for r in rows] == [mine.id]
         with pytest.raises(NotFound):  # not 403: existence does not leak
             service.get(session=session, caller=rep, customer_id=theirs.id)
     with db.session_scope() as session, pytest.raises(PermissionDenied):
-        service.update(session=session, caller=rep, customer_id=mine.id, expected_version=1,
-                       patch={"owner_id": "S1002"}, paths=["owner_id"])
+        service.update(
+            session=session,
+            caller=rep,
+            customer_id=mine.id,
+            expected_version=1,
+            patch={"owner_id": "S1002"},
+            paths=["owner_id"],
+        )
     with db.session_scope() as session, pytest.raises(PermissionDenied):
         service.create(session=session, caller=rep, data=customer_data(owner_id="S1002"))
 
@@ -187,9 +228,15 @@ def test_tier_follows_last_twelve_months_of_orders(db: Database, admin: Caller) 
     def order(amount: str, days_ago: int) -> None:
         with db.session_scope() as session:
             related.create_order(
-                session=session, caller=admin, settings=SETTINGS, customer_id=customer.id,
-                data={"product": "数控车床", "amount": amount,
-                      "ordered_at": (now - timedelta(days=days_ago)).isoformat()},
+                session=session,
+                caller=admin,
+                settings=SETTINGS,
+                customer_id=customer.id,
+                data={
+                    "product": "数控车床",
+                    "amount": amount,
+                    "ordered_at": (now - timedelta(days=days_ago)).isoformat(),
+                },
             )
 
     order("400000.00", days_ago=400)  # outside the window
@@ -203,8 +250,9 @@ def test_tier_follows_last_twelve_months_of_orders(db: Database, admin: Caller) 
         assert (current.tier, service.yuan(current.deal_amount_12m_fen)) == ("A", "500000.00")
     # A year on, the recent orders age out and a daily refresh lowers the tier.
     with db.session_scope() as session:
-        changed = service.recompute_tiers(session=session, caller=admin, settings=SETTINGS,
-                                          at=now + timedelta(days=366))
+        changed = service.recompute_tiers(
+            session=session, caller=admin, settings=SETTINGS, at=now + timedelta(days=366)
+        )
     assert changed == 1
     with db.session_scope(readonly=True) as session:
         assert service.get(session=session, caller=admin, customer_id=customer.id).tier == "C"
@@ -219,13 +267,20 @@ def test_tier_thresholds_are_configurable() -> None:
 
 def test_orders_with_the_same_external_id_are_stored_once(db: Database, admin: Caller) -> None:
     customer = create(db, admin)
-    data = {"product": "刀具", "amount": "99.90", "ordered_at": "2024-05-01T10:00:00+08:00",
-            "external_id": "TB-10001"}
+    data = {
+        "product": "刀具",
+        "amount": "99.90",
+        "ordered_at": "2024-05-01T10:00:00+08:00",
+        "external_id": "TB-10001",
+    }
     ids = set()
     for _ in range(2):
         with db.session_scope() as session:
-            ids.add(related.create_order(session=session, caller=admin, settings=SETTINGS,
-                                         customer_id=customer.id, data=data).id)
+            ids.add(
+                related.create_order(
+                    session=session, caller=admin, settings=SETTINGS, customer_id=customer.id, data=data
+                ).id
+            )
     assert len(ids) == 1
 
 
@@ -233,8 +288,12 @@ def test_interactions_move_last_follow_up_forward_only(db: Database, admin: Call
     customer = create(db, admin)
     for when in ("2024-05-02T10:00:00+08:00", "2024-04-01T10:00:00+08:00"):
         with db.session_scope() as session:
-            related.create_interaction(session=session, caller=admin, customer_id=customer.id,
-                                       data={"channel": "phone", "occurred_at": when, "summary": "回访"})
+            related.create_interaction(
+                session=session,
+                caller=admin,
+                customer_id=customer.id,
+                data={"channel": "phone", "occurred_at": when, "summary": "回访"},
+            )
     with db.session_scope(readonly=True) as session:
         current = service.get(session=session, caller=admin, customer_id=customer.id)
         view = related.view(session=session, caller=admin, customer_id=customer.id)
@@ -245,14 +304,22 @@ def test_interactions_move_last_follow_up_forward_only(db: Database, admin: Call
 
 def test_custom_fields_are_typed(db: Database, admin: Caller, rep: Caller) -> None:
     with db.session_scope() as session:
-        custom_fields.create(session=session, caller=admin, data={
-            "key": "erp_code", "label": "ERP 编码", "type": "string", "max_length": 8})
-        custom_fields.create(session=session, caller=admin, data={
-            "key": "level", "label": "客户等级", "type": "enum", "options": ["金", "银"]})
+        custom_fields.create(
+            session=session,
+            caller=admin,
+            data={"key": "erp_code", "label": "ERP 编码", "type": "string", "max_length": 8},
+        )
+        custom_fields.create(
+            session=session,
+            caller=admin,
+            data={"key": "level", "label": "客户等级", "type": "enum", "options": ["金", "银"]},
+        )
     with db.session_scope() as session, pytest.raises(PermissionDenied):
         custom_fields.create(session=session, caller=rep, data={"key": "x", "label": "x", "type": "string"})
     with db.session_scope() as session, pytest.raises(AlreadyExists):
-        custom_fields.create(session=session, caller=admin, data={"key": "level", "label": "x", "type": "string"})
+        custom_fields.create(
+            session=session, caller=admin, data={"key": "level", "label": "x", "type": "string"}
+        )
     ok = create(db, admin, custom_fields={"erp_code": "E-001", "level": "金"})
     assert ok.custom_fields == {"erp_code": "E-001", "level": "金"}
     with pytest.raises(InvalidArgument) as caught:
@@ -266,15 +333,20 @@ def test_list_filters_sorts_and_pages_without_gaps(db: Database, admin: Caller) 
         [("3411", "440305"), ("6511", "440304"), ("3411", "310115"), ("0111", "440305"), ("6511", "110105")]
     ):
         with db.session_scope() as session:
-            service.create(session=session, caller=admin, at=t0 + timedelta(hours=i),
-                           data=customer_data(name=f"客户{i}", industry_code=industry, region_code=region))
+            service.create(
+                session=session,
+                caller=admin,
+                at=t0 + timedelta(hours=i),
+                data=customer_data(name=f"客户{i}", industry_code=industry, region_code=region),
+            )
 
     def ids(filters: dict[str, object], order_by: str = "created_at", size: int = 2) -> list[str]:
         found, token = [], ""
         while True:
             with db.session_scope(readonly=True) as session:
-                rows, token = service.list_customers(session=session, caller=admin, filters=filters,
-                                                     order_by=order_by, size=size, token=token)
+                rows, token = service.list_customers(
+                    session=session, caller=admin, filters=filters, order_by=order_by, size=size, token=token
+                )
             found += [r.name for r in rows]
             if not token:
                 return found
@@ -292,17 +364,29 @@ def test_list_filters_sorts_and_pages_without_gaps(db: Database, admin: Caller) 
     with pytest.raises(InvalidArgument):
         ids({"status": ["happy"]})
     with db.session_scope(readonly=True) as session, pytest.raises(InvalidArgument):
-        service.list_customers(session=session, caller=admin, filters={}, order_by="", size=2, token="garbage")
+        service.list_customers(
+            session=session, caller=admin, filters={}, order_by="", size=2, token="garbage"
+        )
 
 
 def test_every_change_enters_the_feed_once_in_order(db: Database, admin: Caller) -> None:
     customer = create(db, admin)
     with db.session_scope() as session:
-        service.update(session=session, caller=admin, customer_id=customer.id, expected_version=1,
-                       patch={"stage": "intent"}, paths=["stage"])
+        service.update(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            expected_version=1,
+            patch={"stage": "intent"},
+            paths=["stage"],
+        )
     with db.session_scope() as session:
-        related.create_contact(session=session, caller=admin, customer_id=customer.id,
-                               data={"name": "赵六", "phones": ["13700001111"], "is_primary": True})
+        related.create_contact(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            data={"name": "赵六", "phones": ["13700001111"], "is_primary": True},
+        )
     with db.session_scope(readonly=True) as session:
         rows, head = journal.read_feed(session, after_position=0, limit=100)
         later, _ = journal.read_feed(session, after_position=rows[0].position, limit=100)
@@ -316,8 +400,14 @@ def test_every_change_enters_the_feed_once_in_order(db: Database, admin: Caller)
 def test_a_failed_change_leaves_no_revision(db: Database, admin: Caller) -> None:
     customer = create(db, admin)
     with pytest.raises(Conflict), db.session_scope() as session:
-        service.update(session=session, caller=admin, customer_id=customer.id, expected_version=7,
-                       patch={"stage": "intent"}, paths=["stage"])
+        service.update(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            expected_version=7,
+            patch={"stage": "intent"},
+            paths=["stage"],
+        )
     from sqlalchemy import func, select
 
     with db.session_scope(readonly=True) as session:

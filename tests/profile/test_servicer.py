@@ -21,8 +21,12 @@ REP = Caller(id="S1001", roles=("sales",), scope="own").to_metadata()
 
 
 def new_customer(name: str = "杭州云栖软件有限公司") -> pb.Customer:
-    return pb.Customer(name=name, industry_code="6511", region_code="330106",
-                       contacts=[pb.Contact(name="陈晨", phones=["13900001111"])])
+    return pb.Customer(
+        name=name,
+        industry_code="6511",
+        region_code="330106",
+        contacts=[pb.Contact(name="陈晨", phones=["13900001111"])],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +63,15 @@ def test_invalid_arguments_carry_field_violations(stub: profile_pb2_grpc.Profile
 
 
 def test_stale_versions_are_aborted(stub: profile_pb2_grpc.ProfileServiceStub) -> None:
-    made = stub.CreateCustomer(pb.CreateCustomerRequest(customer=new_customer()), metadata=ADMIN,
-                               timeout=5).customer
+    made = stub.CreateCustomer(
+        pb.CreateCustomerRequest(customer=new_customer()), metadata=ADMIN, timeout=5
+    ).customer
     change = pb.UpdateCustomerRequest(
-        customer_id=made.id, expected_version=1, customer=pb.Customer(stage="intent"),
-        update_mask=field_mask_pb2.FieldMask(paths=["stage"]))
+        customer_id=made.id,
+        expected_version=1,
+        customer=pb.Customer(stage="intent"),
+        update_mask=field_mask_pb2.FieldMask(paths=["stage"]),
+    )
     assert stub.UpdateCustomer(change, metadata=ADMIN, timeout=5).customer.version == 2
     with pytest.raises(grpc.RpcError) as caught:
         stub.UpdateCustomer(change, metadata=ADMIN, timeout=5)
@@ -71,8 +79,9 @@ def test_stale_versions_are_aborted(stub: profile_pb2_grpc.ProfileServiceStub) -
 
 
 def test_the_service_checks_scope_itself(stub: profile_pb2_grpc.ProfileServiceStub) -> None:
-    theirs = stub.CreateCustomer(pb.CreateCustomerRequest(customer=new_customer()), metadata=ADMIN,
-                                 timeout=5).customer
+    theirs = stub.CreateCustomer(
+        pb.CreateCustomerRequest(customer=new_customer()), metadata=ADMIN, timeout=5
+    ).customer
     with pytest.raises(grpc.RpcError) as caught:
         stub.GetCustomer(pb.GetCustomerRequest(customer_id=theirs.id), metadata=REP, timeout=5)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -86,10 +95,12 @@ def test_health_and_reflection(profile: Stack) -> None:
 
     with grpc.insecure_channel(profile.profile_address) as channel:
         status = health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service="crm.profile.v1.ProfileService"), timeout=5)
+            health_pb2.HealthCheckRequest(service="crm.profile.v1.ProfileService"), timeout=5
+        )
         assert status.status == health_pb2.HealthCheckResponse.SERVING
         replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+        )
         names = {s.name for r in replies for s in r.list_services_response.service}
     assert "crm.profile.v1.ProfileService" in names
 
@@ -97,8 +108,9 @@ def test_health_and_reflection(profile: Stack) -> None:
 def read_all(stub: profile_pb2_grpc.ProfileServiceStub, after: int) -> list[pb.Change]:
     changes: list[pb.Change] = []
     while True:
-        page = stub.ReadChanges(pb.ReadChangesRequest(after_position=after, limit=100),
-                                metadata=FEED_READER, timeout=5).changes
+        page = stub.ReadChanges(
+            pb.ReadChangesRequest(after_position=after, limit=100), metadata=FEED_READER, timeout=5
+        ).changes
         if not page:
             return changes
         changes += page
@@ -108,18 +120,27 @@ def read_all(stub: profile_pb2_grpc.ProfileServiceStub, after: int) -> list[pb.C
 def test_a_feed_reader_resumes_after_a_crash_and_misses_nothing(profile: Stack) -> None:
     with grpc.insecure_channel(profile.profile_address) as channel:
         stub = profile_pb2_grpc.ProfileServiceStub(channel)
-        start = stub.ReadChanges(pb.ReadChangesRequest(after_position=0, limit=1),
-                                 metadata=FEED_READER, timeout=5).head_position
-        made = [stub.CreateCustomer(pb.CreateCustomerRequest(customer=new_customer(f"客户{i}")),
-                                    metadata=ADMIN, timeout=5).customer.id for i in range(5)]
+        start = stub.ReadChanges(
+            pb.ReadChangesRequest(after_position=0, limit=1), metadata=FEED_READER, timeout=5
+        ).head_position
+        made = [
+            stub.CreateCustomer(
+                pb.CreateCustomerRequest(customer=new_customer(f"客户{i}")), metadata=ADMIN, timeout=5
+            ).customer.id
+            for i in range(5)
+        ]
         first = read_all(stub, start)
     # The service dies without warning; accepted writes must survive and the feed resume.
     profile.stop_service("profile", signal.SIGKILL)
     profile.start_service("profile")
     with grpc.insecure_channel(profile.profile_address) as channel:
         stub = profile_pb2_grpc.ProfileServiceStub(channel)
-        more = [stub.CreateCustomer(pb.CreateCustomerRequest(customer=new_customer(f"客户b{i}")),
-                                    metadata=ADMIN, timeout=5).customer.id for i in range(3)]
+        more = [
+            stub.CreateCustomer(
+                pb.CreateCustomerRequest(customer=new_customer(f"客户b{i}")), metadata=ADMIN, timeout=5
+            ).customer.id
+            for i in range(3)
+        ]
         rest = read_all(stub, first[-1].position)
     assert [c.customer_id for c in first] == made
     assert [c.customer_id for c in rest] == more
@@ -131,20 +152,23 @@ def test_a_feed_reader_resumes_after_a_crash_and_misses_nothing(profile: Stack) 
 def test_concurrent_writers_never_let_a_reader_skip_a_position(profile: Stack) -> None:
     with grpc.insecure_channel(profile.profile_address) as channel:
         stub = profile_pb2_grpc.ProfileServiceStub(channel)
-        start = stub.ReadChanges(pb.ReadChangesRequest(limit=1), metadata=FEED_READER,
-                                 timeout=5).head_position
+        start = stub.ReadChanges(
+            pb.ReadChangesRequest(limit=1), metadata=FEED_READER, timeout=5
+        ).head_position
 
         def write(i: int) -> str:
-            return stub.CreateCustomer(pb.CreateCustomerRequest(customer=new_customer(f"并发{i}")),
-                                       metadata=ADMIN, timeout=10).customer.id
+            return stub.CreateCustomer(
+                pb.CreateCustomerRequest(customer=new_customer(f"并发{i}")), metadata=ADMIN, timeout=10
+            ).customer.id
 
         seen: list[int] = []
         with ThreadPoolExecutor(max_workers=8) as pool:
             futures = [pool.submit(write, i) for i in range(60)]
             after = start
             while not all(f.done() for f in futures) or after < start + 60:
-                page = stub.ReadChanges(pb.ReadChangesRequest(after_position=after, limit=7),
-                                        metadata=FEED_READER, timeout=5).changes
+                page = stub.ReadChanges(
+                    pb.ReadChangesRequest(after_position=after, limit=7), metadata=FEED_READER, timeout=5
+                ).changes
                 seen += [c.position for c in page]
                 after = page[-1].position if page else after
             ids = {f.result() for f in futures}

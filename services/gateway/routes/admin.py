@@ -17,7 +17,8 @@ router = APIRouter(prefix="/api/v1/custom-fields", tags=["admin"])
 
 @router.get("", response_model=schemas.CustomFieldList, operation_id="listCustomFields")
 async def list_custom_fields(
-    request: Request, caller: Caller = Depends(require("customer:read")),
+    request: Request,
+    caller: Caller = Depends(require("customer:read")),
     client: ProfileClient = Depends(profile),
 ) -> Any:
     """The typed custom fields customers may carry."""
@@ -25,11 +26,16 @@ async def list_custom_fields(
     return {"items": [to_json(f) for f in reply.custom_fields]}
 
 
-@router.post("", status_code=201, response_model=schemas.CustomFieldRead,
-             operation_id="createCustomField",
-             responses={409: {"model": schemas.Problem}, 422: {"model": schemas.Problem}})
+@router.post(
+    "",
+    status_code=201,
+    response_model=schemas.CustomFieldRead,
+    operation_id="createCustomField",
+    responses={409: {"model": schemas.Problem}, 422: {"model": schemas.Problem}},
+)
 async def create_custom_field(
-    body: schemas.CustomFieldCreate, request: Request,
+    body: schemas.CustomFieldCreate,
+    request: Request,
     caller: Caller = Depends(require("admin:custom-fields")),
     client: ProfileClient = Depends(profile),
 ) -> Any:

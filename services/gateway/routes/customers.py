@@ -48,11 +48,16 @@ def _read(customer: pb.Customer) -> schemas.CustomerRead:
 
 
 @router.post(
-    "", status_code=201, response_model=schemas.CustomerRead, operation_id="createCustomer",
+    "",
+    status_code=201,
+    response_model=schemas.CustomerRead,
+    operation_id="createCustomer",
     responses={409: {"model": schemas.Problem}, **_ERRORS},
 )
 async def create_customer(
-    body: schemas.CustomerCreate, request: Request, response: Response,
+    body: schemas.CustomerCreate,
+    request: Request,
+    response: Response,
     caller: Caller = Depends(require("customer:write")),
     client: ProfileClient = Depends(profile),
 ) -> schemas.CustomerRead:
@@ -65,8 +70,9 @@ async def create_customer(
     return _read(reply.customer)
 
 
-@router.get("", response_model=schemas.CustomerList, operation_id="listCustomers",
-            responses={422: _ERRORS[422]})
+@router.get(
+    "", response_model=schemas.CustomerList, operation_id="listCustomers", responses={422: _ERRORS[422]}
+)
 async def list_customers(
     request: Request,
     status: Annotated[list[str] | None, Query(description="potential, deal, churned")] = None,
@@ -86,8 +92,11 @@ async def list_customers(
     include_deleted: bool = False,
     order_by: Annotated[
         str,
-        Query(description="created_at, updated_at, name, deal_amount_12m or last_follow_up_at; "
-              "prefix - to descend", examples=["-deal_amount_12m"]),
+        Query(
+            description="created_at, updated_at, name, deal_amount_12m or last_follow_up_at; "
+            "prefix - to descend",
+            examples=["-deal_amount_12m"],
+        ),
     ] = "-created_at",
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=512)] = None,
@@ -96,12 +105,24 @@ async def list_customers(
 ) -> schemas.CustomerList:
     """Customers within your scope, filtered and sorted, one page at a time."""
     filters = pb.CustomerFilter(
-        status=status or [], stage=stage or [], tier=tier or [], industry_code=industry_code or [],
-        region_code=region_code or [], owner_id=owner_id or [], source_channel=source_channel or [],
-        kind=kind or [], scale=scale or [], name_contains=q or "", include_deleted=include_deleted,
+        status=status or [],
+        stage=stage or [],
+        tier=tier or [],
+        industry_code=industry_code or [],
+        region_code=region_code or [],
+        owner_id=owner_id or [],
+        source_channel=source_channel or [],
+        kind=kind or [],
+        scale=scale or [],
+        name_contains=q or "",
+        include_deleted=include_deleted,
     )
-    for name, value in (("created_from", created_from), ("created_to", created_to),
-                        ("updated_from", updated_from), ("updated_to", updated_to)):
+    for name, value in (
+        ("created_from", created_from),
+        ("created_to", created_to),
+        ("updated_from", updated_from),
+        ("updated_to", updated_to),
+    ):
         if value is not None:
             if value.tzinfo is None:
                 raise HTTPException(422, f"{name} needs a timezone, e.g. 2024-05-01T00:00:00+08:00")
@@ -109,10 +130,9 @@ async def list_customers(
     reply = await client.list_customers(
         metadata(request, caller),
         pb.ListCustomersRequest(
-            filter=filters, order_by=order_by,
-            page=common_pb2.PageRequest(
-                page_size=page_size, page_token=page_token or ""
-            ),
+            filter=filters,
+            order_by=order_by,
+            page=common_pb2.PageRequest(page_size=page_size, page_token=page_token or ""),
         ),
     )
     return schemas.CustomerList(
@@ -121,10 +141,13 @@ async def list_customers(
     )
 
 
-@router.get("/{customer_id}", response_model=schemas.CustomerRead, operation_id="getCustomer",
-            responses=_ERRORS)
+@router.get(
+    "/{customer_id}", response_model=schemas.CustomerRead, operation_id="getCustomer", responses=_ERRORS
+)
 async def get_customer(
-    customer_id: CustomerId, request: Request, response: Response,
+    customer_id: CustomerId,
+    request: Request,
+    response: Response,
     as_of: Annotated[datetime | None, Query(description="Show the record as it was at this time")] = None,
     caller: Caller = Depends(require("customer:read")),
     client: ProfileClient = Depends(profile),
@@ -141,12 +164,20 @@ async def get_customer(
 
 
 @router.patch(
-    "/{customer_id}", response_model=schemas.CustomerRead, operation_id="updateCustomer",
-    responses={412: {"model": schemas.Problem, "description": "Someone changed it since you read it"},
-               428: {"model": schemas.Problem}, **_ERRORS},
+    "/{customer_id}",
+    response_model=schemas.CustomerRead,
+    operation_id="updateCustomer",
+    responses={
+        412: {"model": schemas.Problem, "description": "Someone changed it since you read it"},
+        428: {"model": schemas.Problem},
+        **_ERRORS,
+    },
 )
 async def update_customer(
-    customer_id: CustomerId, body: schemas.CustomerUpdate, request: Request, response: Response,
+    customer_id: CustomerId,
+    body: schemas.CustomerUpdate,
+    request: Request,
+    response: Response,
     if_match: IfMatch = None,
     caller: Caller = Depends(require("customer:write")),
     client: ProfileClient = Depends(profile),
@@ -159,7 +190,8 @@ async def update_customer(
     reply = await client.update_customer(
         metadata(request, caller),
         pb.UpdateCustomerRequest(
-            customer_id=customer_id, expected_version=version,
+            customer_id=customer_id,
+            expected_version=version,
             customer=from_body(body, pb.Customer(), only_set=True),
             update_mask=field_mask_pb2.FieldMask(paths=paths),
         ),
@@ -169,11 +201,15 @@ async def update_customer(
 
 
 @router.delete(
-    "/{customer_id}", status_code=204, operation_id="deleteCustomer",
+    "/{customer_id}",
+    status_code=204,
+    operation_id="deleteCustomer",
     responses={412: {"model": schemas.Problem}, 428: {"model": schemas.Problem}, **_ERRORS},
 )
 async def delete_customer(
-    customer_id: CustomerId, request: Request, if_match: IfMatch = None,
+    customer_id: CustomerId,
+    request: Request,
+    if_match: IfMatch = None,
     caller: Caller = Depends(require("customer:delete")),
     client: ProfileClient = Depends(profile),
 ) -> Response:
@@ -187,11 +223,15 @@ async def delete_customer(
 
 
 @router.post(
-    "/{customer_id}/restore", response_model=schemas.CustomerRead, operation_id="restoreCustomer",
+    "/{customer_id}/restore",
+    response_model=schemas.CustomerRead,
+    operation_id="restoreCustomer",
     responses={409: {"model": schemas.Problem, "description": "The customer is not deleted"}, **_ERRORS},
 )
 async def restore_customer(
-    customer_id: CustomerId, request: Request, response: Response,
+    customer_id: CustomerId,
+    request: Request,
+    response: Response,
     caller: Caller = Depends(require("customer:delete")),
     client: ProfileClient = Depends(profile),
 ) -> schemas.CustomerRead:
@@ -204,11 +244,14 @@ async def restore_customer(
 
 
 @router.get(
-    "/{customer_id}/history", response_model=schemas.RevisionList, operation_id="listCustomerHistory",
+    "/{customer_id}/history",
+    response_model=schemas.RevisionList,
+    operation_id="listCustomerHistory",
     responses=_ERRORS,
 )
 async def customer_history(
-    customer_id: CustomerId, request: Request,
+    customer_id: CustomerId,
+    request: Request,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=512)] = None,
     caller: Caller = Depends(require("customer:history")),
@@ -219,9 +262,7 @@ async def customer_history(
         metadata(request, caller),
         pb.ListCustomerHistoryRequest(
             customer_id=customer_id,
-            page=common_pb2.PageRequest(
-                page_size=page_size, page_token=page_token or ""
-            ),
+            page=common_pb2.PageRequest(page_size=page_size, page_token=page_token or ""),
         ),
     )
     items = []
@@ -235,10 +276,15 @@ async def customer_history(
     return schemas.RevisionList(items=items, next_page_token=reply.page.next_page_token or None)
 
 
-@router.get("/{customer_id}/view", response_model=schemas.CustomerView, operation_id="getCustomerView",
-            responses=_ERRORS)
+@router.get(
+    "/{customer_id}/view",
+    response_model=schemas.CustomerView,
+    operation_id="getCustomerView",
+    responses=_ERRORS,
+)
 async def customer_view(
-    customer_id: CustomerId, request: Request,
+    customer_id: CustomerId,
+    request: Request,
     caller: Caller = Depends(require("customer:read")),
     client: ProfileClient = Depends(profile),
 ) -> schemas.CustomerView:

@@ -19,7 +19,10 @@ async def readyz(request: Request) -> JSONResponse:
     checks = {"profile": await request.app.state.profile.ready()}
     ok = all(checks.values())
     return JSONResponse(
-        {"status": "ok" if ok else "unavailable", "checks": {k: "ok" if v else "down" for k, v in checks.items()}},
+        {
+            "status": "ok" if ok else "unavailable",
+            "checks": {k: "ok" if v else "down" for k, v in checks.items()},
+        },
         status_code=200 if ok else 503,
     )
 
