@@ -67,6 +67,7 @@ class Stack:
     database_url: str = ""
     gateway_port: int = 0
     profile_port: int = 0
+    profile_metrics_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     detached: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -75,6 +76,7 @@ class Stack:
         self.data_dir = Path(self.data_dir).resolve()
         self.gateway_port = self.gateway_port or free_port()
         self.profile_port = self.profile_port or free_port()
+        self.profile_metrics_port = self.profile_metrics_port or free_port()
 
     @property
     def gateway_url(self) -> str:
@@ -97,6 +99,8 @@ class Stack:
             "CRM_GATEWAY_PORT": str(self.gateway_port),
             **self.env,
         }
+        if service == "profile":
+            env["CRM_METRICS_PORT"] = str(self.profile_metrics_port)
         if self.database_url:
             env["CRM_PROFILE_DATABASE_URL"] = self.database_url
         return env
@@ -207,7 +211,10 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
     print(f"CRM is up (embedded mode, data in {data_dir})")  # noqa: T201
     print(f"  API:     {api}")  # noqa: T201
     print(f"  Docs:    {docs}")  # noqa: T201
-    print(f"  Metrics: {stack.gateway_url}/metrics")  # noqa: T201
+    print(
+        f"  Metrics: {stack.gateway_url}/metrics (gateway), "  # noqa: T201
+        f"http://127.0.0.1:{stack.profile_metrics_port}/metrics (profile)"
+    )
     print(f"  Logs:    {data_dir / 'log'}   Stop with: make down")  # noqa: T201
 
 

@@ -68,6 +68,9 @@ class CustomerCreate(_Body):
     interests: Annotated[list[str], Field(max_length=50)] = []
     notes: Annotated[str | None, Field(max_length=5000)] = None
     custom_fields: dict[str, Any] = {}
+    credit_limit: Money | None = None
+    outstanding_amount: Money | None = None
+    loyalty_points: Annotated[int, Field(ge=0)] = 0
     contacts: Annotated[list[ContactCreate], Field(min_length=1, max_length=20)]
 
 
@@ -96,6 +99,9 @@ class CustomerUpdate(_Body):
     interests: Annotated[list[str] | None, Field(max_length=50)] = None
     notes: Annotated[str | None, Field(max_length=5000)] = None
     custom_fields: dict[str, Any] | None = None
+    credit_limit: Money | None = None
+    outstanding_amount: Money | None = None
+    loyalty_points: Annotated[int | None, Field(ge=0)] = None
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"stage": "proposal", "scale": "medium"}]}
@@ -123,6 +129,9 @@ class CustomerRead(_Out):
     interests: list[str] = []
     notes: str | None = None
     custom_fields: dict[str, Any] = {}
+    credit_limit: Money | None = None
+    outstanding_amount: Money | None = None
+    loyalty_points: int = 0
     contacts: list[ContactRead] = []
     version: Annotated[int, Field(description="Send it back in If-Match to change the record")]
     created_at: datetime

@@ -131,6 +131,9 @@ class CustomerInput(_Input):
     interests: Annotated[list[Annotated[Text, Field(max_length=50)]], Field(max_length=50)] = []
     notes: Annotated[str, Field(max_length=5000)] | None = None
     custom_fields: dict[str, Any] = {}
+    credit_limit: Amount | None = None
+    outstanding_amount: Amount | None = None
+    loyalty_points: Annotated[int, Field(ge=0, le=10**12)] = 0
     contacts: Annotated[list[ContactInput], Field(max_length=20)] = []
 
     @model_validator(mode="after")

@@ -87,6 +87,9 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "interests": list(customer.interests or []),
         "notes": customer.notes,
         "custom_fields": dict(customer.custom_fields or {}),
+        "credit_limit": _yuan_or_none(customer.credit_limit_fen),
+        "outstanding_amount": _yuan_or_none(customer.outstanding_fen),
+        "loyalty_points": customer.loyalty_points,
         "contacts": [contact_to_dict(c) for c in customer.contacts],
         "version": customer.version,
         "created_at": iso(customer.created_at),
@@ -97,9 +100,23 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
     }
 
 
+def _yuan_or_none(amount_fen: int | None) -> str | None:
+    return None if amount_fen is None else yuan(amount_fen)
+
+
+# API fields stored under another column name, with the conversion to it.
+_STORED_AS: dict[str, tuple[str, Any]] = {
+    "credit_limit": ("credit_limit_fen", lambda v: None if v is None else fen(v)),
+    "outstanding_amount": ("outstanding_fen", lambda v: None if v is None else fen(v)),
+    "birthday": ("birthday", lambda v: v.isoformat() if v else None),
+}
+
+
 def _field_values(data: schemas.CustomerInput) -> dict[str, Any]:
+    """Validated fields keyed and converted as the customers table stores them."""
     values = data.model_dump(exclude={"contacts"})
-    values["birthday"] = data.birthday.isoformat() if data.birthday else None
+    for field, (column, convert) in _STORED_AS.items():
+        values[column] = convert(values.pop(field))
     return values
 
 
@@ -282,7 +299,8 @@ def update(
     if "owner_id" in paths and not caller.may_reach(values["owner_id"]):
         raise PermissionDenied("you may not hand a customer to someone outside your scope")
     for path in paths:
-        setattr(customer, path, values[path])
+        column = _STORED_AS.get(path, (path,))[0]
+        setattr(customer, column, values[column])
     if journal.diff(before, customer_to_dict(customer)):
         touch(session, customer, caller, "customer.updated", before, at)
     return customer

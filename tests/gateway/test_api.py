@@ -297,3 +297,19 @@ def test_ops_endpoints(api: httpx.Client) -> None:
     create_op = schema["paths"]["/api/v1/customers"]["post"]
     assert create_op["operationId"] == "createCustomer"
     assert "422" in create_op["responses"]
+
+
+def test_financial_fields(api: httpx.Client) -> None:
+    made = create(api, credit_limit="200000.00", outstanding_amount="12500.50", loyalty_points=300)
+    assert (made["credit_limit"], made["outstanding_amount"], made["loyalty_points"]) == (
+        "200000.00",
+        "12500.50",
+        300,
+    )
+    url = f"/api/v1/customers/{made['id']}"
+    changed = api.patch(url, json={"outstanding_amount": "0.00"}, headers={"If-Match": '"1"'}).json()
+    assert changed["outstanding_amount"] == "0.00" and changed["credit_limit"] == "200000.00"
+    bad = api.patch(url, json={"credit_limit": "-1"}, headers={"If-Match": '"2"'})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "credit_limit"
+    history = api.get(f"{url}/history").json()["items"][0]["changes"]
+    assert history == [{"field": "outstanding_amount", "old": "12500.50", "new": "0.00"}]

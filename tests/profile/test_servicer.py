@@ -174,3 +174,17 @@ def test_concurrent_writers_never_let_a_reader_skip_a_position(profile: Stack) -
             ids = {f.result() for f in futures}
     assert seen == list(range(start + 1, start + 61))  # contiguous, each once, in order
     assert len(ids) == 60
+
+
+def test_red_and_pool_metrics_are_exported(profile: Stack, stub: profile_pb2_grpc.ProfileServiceStub) -> None:
+    import httpx
+
+    stub.ListCustomers(pb.ListCustomersRequest(), metadata=ADMIN, timeout=5)
+    with pytest.raises(grpc.RpcError):
+        stub.GetCustomer(pb.GetCustomerRequest(customer_id="C20990101001"), metadata=ADMIN, timeout=5)
+    text = httpx.get(f"http://127.0.0.1:{profile.profile_metrics_port}/metrics").text
+    method = "/crm.profile.v1.ProfileService"
+    assert f'crm_profile_grpc_requests_total{{code="OK",method="{method}/ListCustomers"}}' in text
+    assert f'crm_profile_grpc_requests_total{{code="NOT_FOUND",method="{method}/GetCustomer"}}' in text
+    assert f'crm_profile_grpc_request_duration_seconds_count{{method="{method}/ListCustomers"}}' in text
+    assert 'crm_profile_db_pool_connections{state="checked_out"}' in text
