@@ -150,13 +150,30 @@ def build_gbt4754(source: Path | None) -> list[Row]:
     return sorted(rows.values())
 
 
+# Names the source cut at a column limit. Each completion is forced by the standard's naming
+# pattern (classes and groups of section C end in 制造, divisions in 制造业), not recalled.
+TRUNCATED_NAME_ENDINGS = {
+    "306": "造",
+    "354": "备制造",
+    "3546": "制造",
+    "3552": "造",
+    "359": "设备制造",
+    "37": "造业",
+    "3531": "造",
+    "3583": "制造",
+    "3939": "制造",
+    "4023": "造",
+}
+
+
 def gbt4754_tsv_to_csv(tsv: Path, out: Path) -> None:
     """Convert the saved source-order ``code<TAB>name`` transcription into ``code,name,section``.
 
     The transcription (see SOURCES.md) lists every section, division, group and class in the
     source's order, so each division's section is the last section letter seen before it.
     Names are whitespace-stripped; one source name (3531) carries a spilled description after a
-    run of spaces, which is cut off at the first run of two or more spaces.
+    run of spaces, which is cut off at the first run of two or more spaces. Truncated names get
+    their ending back and ASCII parentheses become full-width ones, as elsewhere in the list.
     """
     import re
 
@@ -168,6 +185,8 @@ def gbt4754_tsv_to_csv(tsv: Path, out: Path) -> None:
         code, name = line.split("\t", 1)
         code = code.strip()
         name = re.split(r"\s{2,}", name.strip(), maxsplit=1)[0]
+        name += TRUNCATED_NAME_ENDINGS.get(code, "")
+        name = name.replace("(", "（").replace(")", "）")
         if len(code) == 1:
             section = code
         rows.append((code, name, section if len(code) == 2 else ""))
