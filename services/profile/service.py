@@ -4,9 +4,10 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
+from uuid import uuid4
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from services.common.errors import (
@@ -19,7 +20,7 @@ from services.common.errors import (
 )
 from services.common.identity import Caller
 from services.profile import codes, journal, schemas
-from services.profile.models import Contact, Customer, CustomField
+from services.profile.models import Contact, Customer, CustomField, Order
 from services.profile.settings import ProfileSettings
 
 MAX_PAGE_SIZE = 200
@@ -125,8 +126,6 @@ def _custom_field_specs(session: Session) -> dict[str, CustomField]:
 
 
 def _new_contact(data: schemas.ContactInput, customer_id: str, at: datetime) -> Contact:
-    from uuid import uuid4
-
     return Contact(
         id=str(uuid4()),
         customer_id=customer_id,
@@ -443,8 +442,6 @@ def list_customers(
     token: str,
 ) -> tuple[list[Customer], str]:
     """A page of customers the caller may reach, filtered and sorted, and the next token."""
-    from typing import get_args
-
     descending = order_by.startswith("-")
     key_name = order_by.lstrip("-") or "created_at"
     if not order_by:
@@ -501,7 +498,7 @@ def list_customers(
         else:
             conditions.append(or_(key > last_key, and_(key == last_key, Customer.id > last_id)))
     order = (key.desc(), Customer.id.desc()) if descending else (key.asc(), Customer.id.asc())
-    stmt = select(Customer).where(*conditions) if conditions else select(Customer).where(~false())
+    stmt = select(Customer).where(*conditions)
     rows = list(session.scalars(stmt.order_by(*order).limit(size + 1)))
     next_token = ""
     if len(rows) > size:
@@ -532,8 +529,6 @@ def tier_for(amount_fen: int, settings: ProfileSettings) -> str:
 
 def deal_amount_12m(session: Session, customer_id: str, at: datetime) -> int:
     """The sum of a customer's orders in the twelve months up to a time, in fen."""
-    from services.profile.models import Order
-
     total = session.scalar(
         select(func.coalesce(func.sum(Order.amount_fen), 0)).where(
             Order.customer_id == customer_id,

@@ -1,15 +1,18 @@
 """ProfileService: translates between protobuf messages and the domain functions."""
 
+from datetime import UTC
 from typing import Any, TypeVar
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
 from services.common import identity, telemetry
 from services.common.db import Database
+from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.profile import custom_fields, journal, related, service
 from services.profile.settings import ProfileSettings
 
@@ -75,7 +78,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                     session=session,
                     caller=identity.current(),
                     customer_id=request.customer_id,
-                    at=request.as_of.ToDatetime(tzinfo=service.UTC),
+                    at=request.as_of.ToDatetime(tzinfo=UTC),
                 )
             else:
                 result = service.customer_to_dict(
@@ -128,7 +131,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         filters: dict[str, Any] = to_dict(request.filter)
         for name in ("created_from", "created_to", "updated_from", "updated_to"):
             if request.filter.HasField(name):
-                filters[name] = getattr(request.filter, name).ToDatetime(tzinfo=service.UTC)
+                filters[name] = getattr(request.filter, name).ToDatetime(tzinfo=UTC)
         with self._db.session_scope(readonly=True) as session:
             rows, next_token = service.list_customers(
                 session=session,
@@ -276,12 +279,12 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
 
     def ReadChanges(self, request: pb.ReadChangesRequest, context: Any) -> pb.ReadChangesResponse:
         if "admin" not in identity.current().roles and identity.current().kind != "service":
-            raise service.PermissionDenied("only platform services read the change feed")
+            raise PermissionDenied("only platform services read the change feed")
         limit = request.limit or 500
         if not 1 <= limit <= 1000 or request.after_position < 0:
-            raise service.InvalidArgument(
+            raise InvalidArgument(
                 "invalid feed request",
-                [service.FieldViolation("limit", "must be between 1 and 1000; after_position >= 0")],
+                [FieldViolation("limit", "must be between 1 and 1000; after_position >= 0")],
             )
         with self._db.session_scope(readonly=True) as session:
             rows, head = journal.read_feed(session, after_position=request.after_position, limit=limit)
@@ -300,17 +303,13 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.ReadChangesResponse(changes=changes, head_position=head)
 
 
-def _timestamp(value: Any) -> Any:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
+def _timestamp(value: Any) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(value)
     return ts
 
 
 def _revision(row: Any) -> pb.Revision:
-    from google.protobuf import struct_pb2
-
     def value(v: Any) -> struct_pb2.Value:
         return json_format.ParseDict(v, struct_pb2.Value())
 
