@@ -2,10 +2,11 @@
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, get_args
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -28,6 +29,8 @@ DEFAULT_PAGE_SIZE = 50
 # Fields a caller may set; the rest are derived or bookkeeping.
 WRITABLE_FIELDS = frozenset(schemas.CustomerInput.model_fields) - {"contacts"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The day in customer IDs is the business day where the company works, not the UTC day.
+BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 
 def now() -> datetime:
@@ -140,13 +143,20 @@ def _new_contact(data: schemas.ContactInput, customer_id: str, at: datetime) -> 
     )
 
 
-def next_customer_id(session: Session, day: datetime) -> str:
-    """The next ID of the day, like C20240501001 (the sequence widens past 999)."""
-    stamp = day.astimezone(UTC).strftime("%Y%m%d")
+def next_customer_id(session: Session, at: datetime, tz: tzinfo) -> str:
+    """The next ID of the business day, like C20240501001 (the sequence widens past 999)."""
+    stamp = at.astimezone(tz).strftime("%Y%m%d")
     return f"C{stamp}{journal.next_counter(session, 'customer:' + stamp):03d}"
 
 
-def create(*, session: Session, caller: Caller, data: dict[str, Any], at: datetime | None = None) -> Customer:
+def create(
+    *,
+    session: Session,
+    caller: Caller,
+    data: dict[str, Any],
+    at: datetime | None = None,
+    tz: tzinfo = BUSINESS_TIMEZONE,
+) -> Customer:
     """Create a customer with its contacts; the caller owns it unless another owner is given."""
     at = at or now()
     parsed = schemas.parse(schemas.CustomerInput, data)
@@ -164,7 +174,7 @@ def create(*, session: Session, caller: Caller, data: dict[str, Any], at: dateti
     if not any(c.is_primary for c in parsed.contacts):
         parsed.contacts[0].is_primary = True
     customer = Customer(
-        id=next_customer_id(session, at),
+        id=next_customer_id(session, at, tz),
         **values,
         tier="C",
         deal_amount_12m_fen=0,

@@ -65,7 +65,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             contact.pop("id", None)
             contact.pop("created_at", None)
         with self._db.session_scope() as session:
-            customer = service.create(session=session, caller=identity.current(), data=data)
+            customer = service.create(
+                session=session, caller=identity.current(), data=data, tz=self._settings.tz
+            )
             result = service.customer_to_dict(customer)
         telemetry.set_attributes(customer_id=result["id"])
         return pb.CreateCustomerResponse(customer=_customer(result))

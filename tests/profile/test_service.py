@@ -44,6 +44,12 @@ def test_ids_follow_the_date_and_daily_sequence(db: Database, admin: Caller) -> 
         )
     assert ids == ["C20240501001", "C20240501002", "C20240501003"]
     assert next_day.id == "C20240502001"
+    # 2024-05-02 20:00 UTC is already 05-03 in Beijing: the ID follows the business day.
+    with db.session_scope() as session:
+        late = service.create(
+            session=session, caller=admin, data=customer_data(), at=datetime(2024, 5, 2, 20, tzinfo=UTC)
+        )
+    assert late.id == "C20240503001"
 
 
 def test_create_normalizes_and_records_who(db: Database, rep: Caller) -> None:
