@@ -47,6 +47,34 @@ class ContactRead(_Out):
 class CustomerCreate(_Body):
     """A new customer: name, industry and at least one contact are required."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "上海明辉精密机械有限公司",
+                    "kind": "company",
+                    "industry_code": "3411",
+                    "region_code": "310115",
+                    "address": "上海市浦东新区张江路 88 号",
+                    "scale": "medium",
+                    "stage": "intent",
+                    "source_channel": "trade_show",
+                    "interests": ["数控机床", "自动化产线"],
+                    "contacts": [
+                        {
+                            "name": "张伟",
+                            "title": "采购经理",
+                            "phones": ["13812345678"],
+                            "emails": ["zhangwei@minghui.cn"],
+                            "is_primary": True,
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])]
     kind: Literal["company", "individual"] = "company"
     industry_code: Annotated[str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])]
