@@ -151,6 +151,7 @@ class CustomerRead(_Out):
     owner_id: str | None = None
     source_channel: str
     last_follow_up_at: datetime | None = None
+    last_order_at: datetime | None = None
     gender: str | None = None
     birthday: date | None = None
     preferences: dict[str, Any] = {}

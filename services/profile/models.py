@@ -30,6 +30,7 @@ class Customer(ProfileBase):
     owner_id: Mapped[str | None] = mapped_column(String(64), index=True)
     source_channel: Mapped[str] = mapped_column(String(20))
     last_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     gender: Mapped[str | None] = mapped_column(String(10))
     birthday: Mapped[str | None] = mapped_column(String(10))
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -180,6 +180,8 @@ def create_order(
     session.add(row)
     session.flush()
     service.refresh_tier(session, customer, settings, at)
+    if customer.last_order_at is None or row.ordered_at > customer.last_order_at:
+        customer.last_order_at = row.ordered_at
     service.touch(
         session,
         customer,

@@ -85,6 +85,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "owner_id": customer.owner_id,
         "source_channel": customer.source_channel,
         "last_follow_up_at": iso(customer.last_follow_up_at),
+        "last_order_at": iso(customer.last_order_at),
         "gender": customer.gender,
         "birthday": customer.birthday,
         "preferences": dict(customer.preferences or {}),

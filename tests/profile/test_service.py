@@ -254,6 +254,7 @@ def test_tier_follows_last_twelve_months_of_orders(db: Database, admin: Caller) 
     with db.session_scope(readonly=True) as session:
         current = service.get(session=session, caller=admin, customer_id=customer.id)
         assert (current.tier, service.yuan(current.deal_amount_12m_fen)) == ("A", "500000.00")
+        assert now - current.last_order_at == timedelta(days=5)
     # A year on, the recent orders age out and a daily refresh lowers the tier.
     with db.session_scope() as session:
         changed = service.recompute_tiers(

@@ -35,7 +35,7 @@ class Contact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., title: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., emails: _Optional[_Iterable[str]] = ..., wechat: _Optional[str] = ..., is_primary: _Optional[bool] = ..., departed: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("id", "name", "kind", "industry_code", "region_code", "address", "scale", "tier", "deal_amount_12m", "status", "stage", "owner_id", "source_channel", "last_follow_up_at", "gender", "birthday", "preferences", "interests", "notes", "custom_fields", "contacts", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "credit_limit", "outstanding_amount", "loyalty_points")
+    __slots__ = ("id", "name", "kind", "industry_code", "region_code", "address", "scale", "tier", "deal_amount_12m", "status", "stage", "owner_id", "source_channel", "last_follow_up_at", "gender", "birthday", "preferences", "interests", "notes", "custom_fields", "contacts", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "credit_limit", "outstanding_amount", "loyalty_points", "last_order_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class Customer(_message.Message):
     CREDIT_LIMIT_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     LOYALTY_POINTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ORDER_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: str
@@ -96,7 +97,8 @@ class Customer(_message.Message):
     credit_limit: str
     outstanding_amount: str
     loyalty_points: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., address: _Optional[str] = ..., scale: _Optional[str] = ..., tier: _Optional[str] = ..., deal_amount_12m: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., owner_id: _Optional[str] = ..., source_channel: _Optional[str] = ..., last_follow_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., preferences: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., interests: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., updated_by: _Optional[str] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_limit: _Optional[str] = ..., outstanding_amount: _Optional[str] = ..., loyalty_points: _Optional[int] = ...) -> None: ...
+    last_order_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., address: _Optional[str] = ..., scale: _Optional[str] = ..., tier: _Optional[str] = ..., deal_amount_12m: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., owner_id: _Optional[str] = ..., source_channel: _Optional[str] = ..., last_follow_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., preferences: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., interests: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., updated_by: _Optional[str] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_limit: _Optional[str] = ..., outstanding_amount: _Optional[str] = ..., loyalty_points: _Optional[int] = ..., last_order_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateCustomerRequest(_message.Message):
     __slots__ = ("customer",)
