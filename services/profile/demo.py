@@ -9,6 +9,7 @@ import bisect
 import logging
 import random
 import string
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -17,6 +18,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from faker import Faker
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
@@ -34,6 +36,10 @@ OWNERS = tuple(f"S{n}" for n in range(1001, 1051))
 HISTORY_DAYS = 730
 # Orders are kept clear of the 12-month window's edge, so a tier computed a little later agrees.
 _WINDOW_MARGIN = timedelta(hours=6)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
 
 
 def _pairs(text: str) -> tuple[tuple[str, str], ...]:
@@ -96,95 +102,257 @@ _BRAND_CHARS = _pairs(
     "标biao 致zhi 尚shang 品pin 弘hong 翔xiang 泓hong 琪qi 骏jun 振zhen 立li 格ge 英ying"
 )
 # A few brands shared by many companies, the way 恒达 or 华信 recur across China.
-_COMMON_BRANDS = (
-    "恒达", "华信", "宏达", "金龙", "天成", "永盛", "鑫源", "明辉", "新华", "中联", "东方", "华泰",
-    "瑞丰", "宏远", "天宇", "华美", "金鼎", "安泰", "佳禾", "博远",
+_COMMON_BRANDS = _words(
+    "恒达 华信 宏达 金龙 天成 永盛 鑫源 明辉 新华 中联 东方 华泰 瑞丰 宏远 天宇 华美 金鼎 安泰 佳禾 博远"
 )
 _BRAND_PINYIN = {c: p for c, p in _BRAND_CHARS} | {"禾": "he"}
 
 # Industry words in company names, by GB/T 4754 division; "" falls back to _GENERIC_WORDS.
 _DIVISION_WORDS: dict[str, tuple[str, ...]] = {
-    "01": ("农业", "农业科技", "种业"), "02": ("林业", "苗木"), "03": ("畜牧", "养殖"),
-    "04": ("水产", "渔业"), "05": ("农业服务", "农机服务"),
-    "13": ("农副产品", "粮油", "饲料"), "14": ("食品", "食品科技", "乳业"),
-    "15": ("酒业", "饮品", "茶业"), "17": ("纺织", "织造"), "18": ("服饰", "服装", "制衣"),
-    "19": ("鞋业", "皮革"), "20": ("木业",), "21": ("家具", "家居"), "22": ("纸业", "包装"),
-    "23": ("印务", "印刷"), "24": ("文体用品", "玩具"), "26": ("化工", "新材料", "化学"),
-    "27": ("医药", "生物医药", "制药", "药业"), "28": ("化纤",), "29": ("塑胶", "橡塑", "塑料制品"),
-    "30": ("建材", "陶瓷", "玻璃"), "31": ("钢铁", "特钢"), "32": ("铝业", "有色金属"),
-    "33": ("五金", "金属制品", "精密制造"), "34": ("机械", "精密机械", "机电设备", "泵业"),
-    "35": ("机械设备", "自动化设备", "智能装备", "医疗器械"), "36": ("汽车零部件", "汽车部件", "汽配"),
-    "37": ("船舶", "车辆"), "38": ("电气", "电器", "电缆", "新能源"),
-    "39": ("电子", "电子科技", "通信设备", "微电子", "光电"), "40": ("仪器仪表", "仪器", "检测设备"),
-    "44": ("电力", "能源"), "45": ("燃气",), "46": ("水务",),
-    "47": ("建设", "建筑工程"), "48": ("路桥", "市政工程"), "49": ("安装工程", "机电安装"),
-    "50": ("装饰工程", "装饰设计"), "51": ("贸易", "商贸", "进出口", "供应链管理", "国际贸易", "实业"),
-    "52": ("商贸", "百货", "超市", "零售"), "54": ("物流", "运输", "货运"), "58": ("国际物流", "货运代理"),
-    "59": ("仓储", "仓储物流"), "61": ("酒店", "酒店管理"), "62": ("餐饮", "餐饮管理"),
-    "63": ("通信", "网络通信"), "64": ("网络科技", "互联网科技", "信息科技"),
+    "01": ("农业", "农业科技", "种业"),
+    "02": ("林业", "苗木"),
+    "03": ("畜牧", "养殖"),
+    "04": ("水产", "渔业"),
+    "05": ("农业服务", "农机服务"),
+    "13": ("农副产品", "粮油", "饲料"),
+    "14": ("食品", "食品科技", "乳业"),
+    "15": ("酒业", "饮品", "茶业"),
+    "17": ("纺织", "织造"),
+    "18": ("服饰", "服装", "制衣"),
+    "19": ("鞋业", "皮革"),
+    "20": ("木业",),
+    "21": ("家具", "家居"),
+    "22": ("纸业", "包装"),
+    "23": ("印务", "印刷"),
+    "24": ("文体用品", "玩具"),
+    "26": ("化工", "新材料", "化学"),
+    "27": ("医药", "生物医药", "制药", "药业"),
+    "28": ("化纤",),
+    "29": ("塑胶", "橡塑", "塑料制品"),
+    "30": ("建材", "陶瓷", "玻璃"),
+    "31": ("钢铁", "特钢"),
+    "32": ("铝业", "有色金属"),
+    "33": ("五金", "金属制品", "精密制造"),
+    "34": ("机械", "精密机械", "机电设备", "泵业"),
+    "35": ("机械设备", "自动化设备", "智能装备", "医疗器械"),
+    "36": ("汽车零部件", "汽车部件", "汽配"),
+    "37": ("船舶", "车辆"),
+    "38": ("电气", "电器", "电缆", "新能源"),
+    "39": ("电子", "电子科技", "通信设备", "微电子", "光电"),
+    "40": ("仪器仪表", "仪器", "检测设备"),
+    "44": ("电力", "能源"),
+    "45": ("燃气",),
+    "46": ("水务",),
+    "47": ("建设", "建筑工程"),
+    "48": ("路桥", "市政工程"),
+    "49": ("安装工程", "机电安装"),
+    "50": ("装饰工程", "装饰设计"),
+    "51": ("贸易", "商贸", "进出口", "供应链管理", "国际贸易", "实业"),
+    "52": ("商贸", "百货", "超市", "零售"),
+    "54": ("物流", "运输", "货运"),
+    "58": ("国际物流", "货运代理"),
+    "59": ("仓储", "仓储物流"),
+    "61": ("酒店", "酒店管理"),
+    "62": ("餐饮", "餐饮管理"),
+    "63": ("通信", "网络通信"),
+    "64": ("网络科技", "互联网科技", "信息科技"),
     "65": ("软件", "信息技术", "数据科技", "软件技术", "智能科技", "云计算"),
-    "70": ("置业", "房地产开发", "物业服务"), "71": ("租赁", "设备租赁"),
+    "70": ("置业", "房地产开发", "物业服务"),
+    "71": ("租赁", "设备租赁"),
     "72": ("企业管理咨询", "商务咨询", "人力资源", "广告", "会展服务"),
-    "73": ("生物科技", "技术研究"), "74": ("检测技术", "工程设计", "环境检测"),
-    "75": ("科技", "技术开发"), "77": ("环保科技", "环境工程"), "80": ("家政服务", "保洁服务"),
-    "83": ("教育科技", "培训"), "84": ("医疗管理", "健康管理"), "86": ("文化传媒", "出版"),
-    "87": ("影视传媒", "影视文化"), "88": ("文化发展", "文化艺术"), "89": ("体育发展", "健身"),
+    "73": ("生物科技", "技术研究"),
+    "74": ("检测技术", "工程设计", "环境检测"),
+    "75": ("科技", "技术开发"),
+    "77": ("环保科技", "环境工程"),
+    "80": ("家政服务", "保洁服务"),
+    "83": ("教育科技", "培训"),
+    "84": ("医疗管理", "健康管理"),
+    "86": ("文化传媒", "出版"),
+    "87": ("影视传媒", "影视文化"),
+    "88": ("文化发展", "文化艺术"),
+    "89": ("体育发展", "健身"),
 }
 _GENERIC_WORDS = ("科技", "实业", "发展", "技术", "工贸")
 
 # Relative weights of GB/T 4754 divisions: manufacturing, wholesale, software and IT weigh more.
 _DIVISION_WEIGHTS: dict[str, float] = {
     **{f"{d}": 2.0 for d in range(13, 44)},
-    "26": 3.0, "27": 3.0, "33": 4.0, "34": 5.0, "35": 5.0, "36": 3.0, "38": 4.0, "39": 5.0,
-    "51": 14.0, "52": 6.0, "64": 4.0, "65": 10.0, "72": 4.0, "54": 2.0, "47": 2.0, "50": 2.0,
+    "26": 3.0,
+    "27": 3.0,
+    "33": 4.0,
+    "34": 5.0,
+    "35": 5.0,
+    "36": 3.0,
+    "38": 4.0,
+    "39": 5.0,
+    "51": 14.0,
+    "52": 6.0,
+    "64": 4.0,
+    "65": 10.0,
+    "72": 4.0,
+    "54": 2.0,
+    "47": 2.0,
+    "50": 2.0,
 }
 # Public bodies and international organisations are not customers here.
 _EXCLUDED_SECTIONS = {"S", "T"}
 
 # Relative weights of provinces (GB/T 2260 two-digit prefixes): big economies weigh more.
 _PROVINCE_WEIGHTS: dict[str, float] = {
-    "44": 16, "32": 13, "33": 12, "31": 9, "11": 8, "37": 8, "35": 5, "51": 5, "42": 4, "41": 4,
-    "43": 3, "34": 3, "12": 3, "50": 3, "61": 2.5, "13": 2.5, "21": 2, "36": 2, "45": 1.5,
-    "53": 1.5, "14": 1, "22": 1, "23": 1, "52": 1, "62": 0.6, "15": 0.8, "46": 0.6, "65": 0.6,
-    "64": 0.3, "63": 0.2, "54": 0.1,
+    "44": 16,
+    "32": 13,
+    "33": 12,
+    "31": 9,
+    "11": 8,
+    "37": 8,
+    "35": 5,
+    "51": 5,
+    "42": 4,
+    "41": 4,
+    "43": 3,
+    "34": 3,
+    "12": 3,
+    "50": 3,
+    "61": 2.5,
+    "13": 2.5,
+    "21": 2,
+    "36": 2,
+    "45": 1.5,
+    "53": 1.5,
+    "14": 1,
+    "22": 1,
+    "23": 1,
+    "52": 1,
+    "62": 0.6,
+    "15": 0.8,
+    "46": 0.6,
+    "65": 0.6,
+    "64": 0.3,
+    "63": 0.2,
+    "54": 0.1,
 }
 
 _ROADS = (
-    "人民路", "中山路", "解放路", "建设路", "和平路", "新华路", "长江路", "黄河路", "科技园路",
-    "创业大道", "高新大道", "工业园路", "振兴路", "文化路", "东风路", "迎宾大道", "学府路", "滨江路",
-    "世纪大道", "金融街", "开发区大道", "经济技术开发区纬五路", "云海路", "锦绣路", "湖滨路",
+    "人民路",
+    "中山路",
+    "解放路",
+    "建设路",
+    "和平路",
+    "新华路",
+    "长江路",
+    "黄河路",
+    "科技园路",
+    "创业大道",
+    "高新大道",
+    "工业园路",
+    "振兴路",
+    "文化路",
+    "东风路",
+    "迎宾大道",
+    "学府路",
+    "滨江路",
+    "世纪大道",
+    "金融街",
+    "开发区大道",
+    "经济技术开发区纬五路",
+    "云海路",
+    "锦绣路",
+    "湖滨路",
 )
 _BUILDINGS = ("大厦", "科技园", "国际中心", "产业园", "广场", "商务中心", "工业园", "创业园")
 _TITLES = (
-    "总经理", "副总经理", "采购经理", "采购专员", "采购主管", "财务经理", "财务总监", "技术总监",
-    "IT经理", "行政主管", "董事长", "运营总监", "销售经理", "项目经理", "厂长", "办公室主任", "法务",
+    "总经理",
+    "副总经理",
+    "采购经理",
+    "采购专员",
+    "采购主管",
+    "财务经理",
+    "财务总监",
+    "技术总监",
+    "IT经理",
+    "行政主管",
+    "董事长",
+    "运营总监",
+    "销售经理",
+    "项目经理",
+    "厂长",
+    "办公室主任",
+    "法务",
 )
 _FREE_MAIL = ("qq.com", "163.com", "126.com", "sina.com", "foxmail.com", "aliyun.com", "139.com")
-_MOBILE_PREFIXES = (
+_MOBILE_PREFIXES = _words(
     "130 131 132 133 134 135 136 137 138 139 150 151 152 153 155 156 157 158 159 "
     "166 170 171 173 175 176 177 178 180 181 182 183 184 185 186 187 188 189 "
     "191 193 195 196 197 198 199"
-).split()
+)
 _INTERESTS = (
-    "数字化转型", "成本控制", "供应链金融", "智能制造", "出口业务", "新能源", "绿色低碳", "ERP集成",
-    "数据安全", "渠道拓展", "品牌营销", "售后服务", "定制开发", "培训服务", "年度框架协议",
-    "茶叶", "高尔夫", "摄影", "健身", "旅游", "红酒", "书法", "理财",
+    "数字化转型",
+    "成本控制",
+    "供应链金融",
+    "智能制造",
+    "出口业务",
+    "新能源",
+    "绿色低碳",
+    "ERP集成",
+    "数据安全",
+    "渠道拓展",
+    "品牌营销",
+    "售后服务",
+    "定制开发",
+    "培训服务",
+    "年度框架协议",
+    "茶叶",
+    "高尔夫",
+    "摄影",
+    "健身",
+    "旅游",
+    "红酒",
+    "书法",
+    "理财",
 )
 _NOTES = (
-    "决策链较长，需同时对接技术与采购。", "年底有集中采购预算。", "对价格敏感，关注付款账期。",
-    "老客户介绍，关系良好。", "曾使用竞品，正在评估替换。", "偏好微信沟通，工作日上午方便。",
-    "需开具增值税专用发票。", "春节前后联系较难。", "总部在外地，本地为分支机构。",
+    "决策链较长，需同时对接技术与采购。",
+    "年底有集中采购预算。",
+    "对价格敏感，关注付款账期。",
+    "老客户介绍，关系良好。",
+    "曾使用竞品，正在评估替换。",
+    "偏好微信沟通，工作日上午方便。",
+    "需开具增值税专用发票。",
+    "春节前后联系较难。",
+    "总部在外地，本地为分支机构。",
 )
 _PRODUCTS = (
-    "CRM标准版年度订阅", "CRM企业版年度订阅", "实施服务", "数据迁移服务", "定制开发", "培训服务",
-    "运维支持服务包", "工业传感器", "数控机床配件", "伺服电机", "PLC控制器", "工业机器人",
-    "不锈钢管材", "包装材料", "办公设备", "服务器", "网络交换机", "检测仪器", "原材料采购",
-    "电子元器件", "液压阀组", "LED照明", "食品原料", "医用耗材",
+    "CRM标准版年度订阅",
+    "CRM企业版年度订阅",
+    "实施服务",
+    "数据迁移服务",
+    "定制开发",
+    "培训服务",
+    "运维支持服务包",
+    "工业传感器",
+    "数控机床配件",
+    "伺服电机",
+    "PLC控制器",
+    "工业机器人",
+    "不锈钢管材",
+    "包装材料",
+    "办公设备",
+    "服务器",
+    "网络交换机",
+    "检测仪器",
+    "原材料采购",
+    "电子元器件",
+    "液压阀组",
+    "LED照明",
+    "食品原料",
+    "医用耗材",
 )
 _INTERACTION_SUMMARIES = {
     "follow_up": (
-        "电话回访，客户对{p}的报价有疑问，约定下周再联系。", "跟进{p}采购进度，客户内部审批中。",
-        "发送了{p}的最新报价单，客户表示会尽快答复。", "回访使用情况，客户整体满意，提出两项改进建议。",
+        "电话回访，客户对{p}的报价有疑问，约定下周再联系。",
+        "跟进{p}采购进度，客户内部审批中。",
+        "发送了{p}的最新报价单，客户表示会尽快答复。",
+        "回访使用情况，客户整体满意，提出两项改进建议。",
     ),
     "inquiry": ("客户咨询{p}的交货期和付款方式。", "客户询问{p}的技术参数及售后保障。"),
     "complaint": ("客户反映{p}到货延迟，已协调物流加急处理。", "客户投诉{p}质量问题，已安排技术人员上门。"),
@@ -192,6 +360,7 @@ _INTERACTION_SUMMARIES = {
     "visit": ("上门拜访，了解客户年度采购计划。", "拜访客户工厂，参观生产线并洽谈{p}合作。"),
     "other": ("节日问候并寄送礼品。", "邀请客户参加行业展会。"),
 }
+_CONTRACT_KINDS = ("采购合同", "服务合同", "框架协议", "年度合作协议")
 _SERVICE_SUBJECTS = {
     "complaint": ("发货延迟", "产品质量问题", "发票开具错误", "服务响应慢"),
     "inquiry": ("咨询续费政策", "咨询产品升级", "咨询合同条款"),
@@ -332,7 +501,7 @@ def company_name(rng: random.Random, industry_code: str, region_code: str) -> tu
 def _address(rng: random.Random, faker: Faker, region_code: str) -> str:
     province, city, county = _region_names(region_code)
     prefix = province if province == city else province + city
-    road = faker.street_name() if rng.random() < 0.35 else rng.choice(_ROADS)
+    road = faker.street_name() if rng.random() < 0.2 else rng.choice(_ROADS)
     number = f"{rng.randint(1, 999)}号"
     if rng.random() < 0.5:
         number += f"{rng.choice(_BRAND_CHARS)[0]}{rng.choice(_BUILDINGS)}{rng.randint(1, 30)}楼"
@@ -407,10 +576,20 @@ def customer_payload(rng: random.Random, *, faker: Faker) -> dict[str, Any]:
         domain = f"{brand_py}{rng.choice(('', 'tech', 'group', 'gs'))}.{rng.choice(('com', 'cn', 'com.cn'))}"
         data["name"] = name
         data["scale"] = _pick(rng, (("small", 55), ("medium", 30), ("large", 10), (None, 5)))
-        data["source_channel"] = _pick(rng, (
-            ("web_form", 14), ("ecommerce", 4), ("social", 6), ("trade_show", 16), ("referral", 20),
-            ("manual", 22), ("import", 10), ("api", 5), ("other", 3),
-        ))
+        data["source_channel"] = _pick(
+            rng,
+            (
+                ("web_form", 14),
+                ("ecommerce", 4),
+                ("social", 6),
+                ("trade_show", 16),
+                ("referral", 20),
+                ("manual", 22),
+                ("import", 10),
+                ("api", 5),
+                ("other", 3),
+            ),
+        )
         contacts = [_contact(rng, domain) for _ in range(_pick(rng, ((1, 55), (2, 30), (3, 15))))]
     else:
         gender = _pick(rng, (("male", 48), ("female", 48), ("unknown", 4)))
@@ -419,10 +598,18 @@ def customer_payload(rng: random.Random, *, faker: Faker) -> dict[str, Any]:
         data["gender"] = gender
         if rng.random() < 0.85:
             data["birthday"] = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
-        data["source_channel"] = _pick(rng, (
-            ("web_form", 15), ("ecommerce", 25), ("social", 20), ("referral", 15), ("manual", 15),
-            ("api", 5), ("other", 5),
-        ))
+        data["source_channel"] = _pick(
+            rng,
+            (
+                ("web_form", 15),
+                ("ecommerce", 25),
+                ("social", 20),
+                ("referral", 15),
+                ("manual", 15),
+                ("api", 5),
+                ("other", 5),
+            ),
+        )
         contacts = [_contact(rng, None, person)]
         if rng.random() < 0.15:
             contacts.append(_contact(rng, None))  # a spouse or assistant
@@ -442,6 +629,13 @@ def customer_payload(rng: random.Random, *, faker: Faker) -> dict[str, Any]:
             data["preferences"]["invoice"] = rng.choice(("增值税专用发票", "增值税普通发票"))
     if rng.random() < 0.25:
         data["notes"] = "".join(rng.sample(_NOTES, rng.randint(1, 2)))
+    if is_company and status != "potential" and rng.random() < 0.7:
+        limit = rng.choice((5, 10, 20, 30, 50, 100, 200, 500)) * 10_000
+        data["credit_limit"] = f"{limit}.00"
+        if rng.random() < 0.5:
+            data["outstanding_amount"] = _money(limit * rng.uniform(0.01, 0.9))
+    if not is_company and status != "potential" and rng.random() < 0.6:
+        data["loyalty_points"] = int(rng.lognormvariate(7, 1.2))
     return {k: v for k, v in data.items() if v is not None}
 
 
@@ -458,8 +652,11 @@ def _money(value: float) -> str:
 
 
 def related_payloads(
-    rng: random.Random, customer_created_at: datetime, now: datetime,
-    *, customer: dict[str, Any] | None = None,
+    rng: random.Random,
+    customer_created_at: datetime,
+    now: datetime,
+    *,
+    customer: dict[str, Any] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Orders, interactions, contracts and service records of one customer, as the related
     creators accept them; all times between the customer's creation and now (UTC, never future).
@@ -476,14 +673,13 @@ def related_payloads(
 
     # Orders: deal customers buy; churned ones bought before they left; potential ones rarely.
     order_end = now - timedelta(days=rng.randint(180, 400)) if status == "churned" else now
-    loyalty = {"deal": 1.0, "repeat": 2.0, "loyal": 3.0}.get(customer.get("stage", ""), 1.0)
+    # Repeat and loyal customers order more often; customers who joined lately had less time.
+    lowest, highest = {"repeat": (2, 5), "loyal": (3, 8)}.get(customer.get("stage", ""), (1, 3))
     if status == "potential":
         n_orders = 0
     else:
-        n_orders = min(8, max(1, round(rng.uniform(0.5, 2.5) * loyalty * min(months, 24) / 8)))
-    median = (
-        {"small": 8_000, "medium": 40_000, "large": 150_000}[scale] if is_company else 1_500
-    )
+        n_orders = max(1, round(rng.randint(lowest, highest) * min(1.0, 0.3 + months / 12)))
+    median = {"small": 10_000, "medium": 50_000, "large": 200_000}[scale] if is_company else 1_500
     orders: list[dict[str, Any]] = []
     if order_end > start:
         window_edge = now - timedelta(days=365)
@@ -497,28 +693,60 @@ def related_payloads(
                 "quantity": quantity,
                 "amount": _money(rng.lognormvariate(0, 0.9) * median),
                 "ordered_at": max(at, start),
-                "channel": _pick(rng, (
-                    ("direct", 40), ("online", 20), ("offline", 15), ("distributor", 15),
-                    ("ecommerce", 8 if is_company else 40), ("other", 2),
-                )),
+                "channel": _pick(
+                    rng,
+                    (
+                        ("direct", 40),
+                        ("online", 20),
+                        ("offline", 15),
+                        ("distributor", 15),
+                        ("ecommerce", 8 if is_company else 40),
+                        ("other", 2),
+                    ),
+                ),
             }
             if order["channel"] in ("ecommerce", "online") and rng.random() < 0.7:
                 order["external_id"] = f"EC{order['ordered_at']:%Y%m%d}{rng.randrange(10**12):012d}"
             orders.append(order)
 
-    n_interactions = min(10, int(rng.expovariate(1 / (3.5 if status != "potential" else 2.0))))
+    # Most customers have a few logged interactions, a handful have many (geometric, up to 10).
+    n_interactions = 0
+    keep_going = 0.3 if status == "potential" else 0.45
+    while n_interactions < 10 and rng.random() < keep_going:
+        n_interactions += 1
     interactions = []
     for _ in range(n_interactions):
-        kind = _pick(rng, (
-            ("follow_up", 45), ("inquiry", 15), ("demo", 10), ("visit", 12 if is_company else 2),
-            ("complaint", 5), ("other", 8),
-        ))
-        channel = "visit" if kind == "visit" else _pick(rng, (
-            ("phone", 35), ("wechat", 30), ("email", 12), ("meeting", 10), ("web", 8), ("other", 5),
-        ))
+        kind = _pick(
+            rng,
+            (
+                ("follow_up", 45),
+                ("inquiry", 15),
+                ("demo", 10),
+                ("visit", 12 if is_company else 2),
+                ("complaint", 5),
+                ("other", 8),
+            ),
+        )
+        channel = (
+            "visit"
+            if kind == "visit"
+            else _pick(
+                rng,
+                (
+                    ("phone", 35),
+                    ("wechat", 30),
+                    ("email", 12),
+                    ("meeting", 10),
+                    ("web", 8),
+                    ("other", 5),
+                ),
+            )
+        )
         summary = rng.choice(_INTERACTION_SUMMARIES[kind]).format(p=rng.choice(_PRODUCTS))
         interaction: dict[str, Any] = {
-            "channel": channel, "type": kind, "occurred_at": _between(rng, start, now),
+            "channel": channel,
+            "type": kind,
+            "occurred_at": _between(rng, start, now),
             "summary": summary,
         }
         if rng.random() < 0.8:
@@ -527,7 +755,7 @@ def related_payloads(
 
     contracts = []
     if is_company and status != "potential":
-        for _ in range(_pick(rng, ((0, 35), (1, 50), (2, 15)))):
+        for _ in range(_pick(rng, ((0, 60), (1, 32), (2, 8)))):
             signed = _between(rng, start, now).date()
             starts = signed + timedelta(days=rng.randint(0, 30))
             ends = starts + timedelta(days=365 * rng.choice((1, 1, 2, 3)) - 1)
@@ -538,19 +766,23 @@ def related_payloads(
             else:
                 contract_status = "active" if ends >= now.date() else "expired"
             suffix = "".join(rng.choices(string.ascii_uppercase + string.digits, k=8))
-            contracts.append({
-                "number": f"HT{signed:%Y%m%d}-{suffix}",
-                "title": f"{rng.choice(_PRODUCTS)}{rng.choice(('采购合同', '服务合同', '框架协议', '年度合作协议'))}",
-                "amount": _money(rng.lognormvariate(0, 0.8) * median * 3),
-                "signed_on": signed if contract_status != "draft" else None,
-                "starts_on": starts,
-                "ends_on": ends,
-                "status": contract_status,
-            })
+            contracts.append(
+                {
+                    "number": f"HT{signed:%Y%m%d}-{suffix}",
+                    "title": rng.choice(_PRODUCTS) + rng.choice(_CONTRACT_KINDS),
+                    "amount": _money(rng.lognormvariate(0, 0.8) * median * 3),
+                    "signed_on": signed if contract_status != "draft" else None,
+                    "starts_on": starts,
+                    "ends_on": ends,
+                    "status": contract_status,
+                }
+            )
 
     records = []
-    for _ in range(_pick(rng, ((0, 60), (1, 25), (2, 10), (3, 5)))):
-        category = _pick(rng, (("inquiry", 35), ("complaint", 20), ("feedback", 15), ("repair", 20), ("other", 10)))
+    for _ in range(_pick(rng, ((0, 78), (1, 15), (2, 5), (3, 2)))):
+        category = _pick(
+            rng, (("inquiry", 35), ("complaint", 20), ("feedback", 15), ("repair", 20), ("other", 10))
+        )
         opened = _between(rng, start, now)
         record_status = _pick(rng, (("open", 20), ("resolved", 40), ("closed", 40)))
         record: dict[str, Any] = {
@@ -567,7 +799,12 @@ def related_payloads(
                 record["satisfaction"] = _pick(rng, ((5, 40), (4, 35), (3, 15), (2, 6), (1, 4)))
         records.append(record)
 
-    return {"orders": orders, "interactions": interactions, "contracts": contracts, "service_records": records}
+    return {
+        "orders": orders,
+        "interactions": interactions,
+        "contracts": contracts,
+        "service_records": records,
+    }
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -594,8 +831,13 @@ def _json_ready(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _seed_one(
-    session: Session, rng: random.Random, faker: Faker, settings: ProfileSettings, now: datetime,
-    created_at: datetime, used_keys: set[str],
+    session: Session,
+    rng: random.Random,
+    faker: Faker,
+    settings: ProfileSettings,
+    now: datetime,
+    created_at: datetime,
+    used_keys: set[str],
 ) -> Customer:
     payload = customer_payload(rng, faker=faker)
     customer = service.create(session=session, caller=CALLER, data=payload, at=created_at)
@@ -613,7 +855,10 @@ def _seed_one(
         if key:
             used_keys.add(key)
         creators[kind](
-            session=session, caller=CALLER, customer_id=customer.id, data=_json_ready(data),
+            session=session,
+            caller=CALLER,
+            customer_id=customer.id,
+            data=_json_ready(data),
             at=min(max(at, created_at), now),
         )
     if related_data["orders"]:
@@ -633,13 +878,27 @@ def joined_at(index: int, total: int, rng: random.Random, now: datetime) -> date
 
 
 def seed(
-    db: Database, *, customers: int, seed: int = 42, batch: int = 200,
-    settings: ProfileSettings | None = None, now: datetime | None = None,
+    db: Database,
+    *,
+    customers: int,
+    seed: int = 42,
+    batch: int = 200,
+    settings: ProfileSettings | None = None,
+    now: datetime | None = None,
+    only_if_empty: bool = False,
 ) -> int:
     """Create that many demo customers with their related records; returns how many were created.
 
-    One unit of work per batch; the same seed (and now) gives the same customers.
+    One unit of work per batch; the same seed (and now) gives the same customers. With
+    only_if_empty, nothing is created when the archive already holds customers.
     """
+    if only_if_empty:
+        with db.session_scope(readonly=True) as session:
+            existing = session.scalar(select(func.count()).select_from(Customer)) or 0
+        if existing:
+            log.info("the archive already holds %d customers; demo data not seeded", existing)
+            return 0
+    started = time.perf_counter()
     settings = settings or ProfileSettings()
     now = (now or service.now()).astimezone(UTC).replace(microsecond=0)
     faker = Faker("zh_CN")
@@ -653,4 +912,5 @@ def seed(
                 _seed_one(session, rng, faker, settings, now, joined_at(i, customers, rng, now), used_keys)
         created += size
         log.info("seeded %d of %d demo customers", created, customers)
+    log.info("seeded %d demo customers in %.1f s", created, time.perf_counter() - started)
     return created

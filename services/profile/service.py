@@ -185,7 +185,10 @@ def create(
         created_by=caller.id,
         updated_by=caller.id,
     )
-    customer.contacts = [_new_contact(c, customer.id, at) for c in parsed.contacts]
+    # A microsecond apart, so contacts keep the order they were given in.
+    customer.contacts = [
+        _new_contact(c, customer.id, at + timedelta(microseconds=i)) for i, c in enumerate(parsed.contacts)
+    ]
     session.add(customer)
     session.flush()
     snapshot = customer_to_dict(customer)
