@@ -72,6 +72,11 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         )
 
 
+# Health name that answers SERVING while the process serves at all (liveness probes), unlike
+# "" and the service names, which follow the dependencies (readiness).
+LIVENESS = "liveness"
+
+
 class Readiness:
     """Keeps the standard health service in step with a dependency check."""
 
@@ -81,6 +86,7 @@ class Readiness:
         self._check = check
         self._stop = threading.Event()
         self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
 
     def _set(self, status: int) -> None:
         for name in self._names:
@@ -122,7 +128,12 @@ def create_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service),
         interceptors=[ServiceInterceptor(service)],
-        options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        options=[
+            ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+            # Clients reconnect now and then, so they find new replicas behind a headless Service.
+            ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+            ("grpc.max_connection_age_grace_ms", 30 * 1000),
+        ],
     )
     register(server)
     readiness = Readiness(service_names, ready_check)

@@ -24,6 +24,8 @@ class Caller:
     scope: str = "own"
     org_unit: str = ""
     teammates: tuple[str, ...] = field(default=())
+    # Field groups (contact, financial, ...) the caller may neither see nor search on.
+    hidden_fields: tuple[str, ...] = field(default=())
 
     def to_metadata(self) -> list[tuple[str, str]]:
         """The metadata pairs that carry this identity on a gRPC call."""
@@ -34,6 +36,7 @@ class Caller:
             (_PREFIX + "scope", self.scope),
             (_PREFIX + "org-unit", self.org_unit),
             (_PREFIX + "teammates", ",".join(self.teammates)),
+            (_PREFIX + "hidden-fields", ",".join(self.hidden_fields)),
         ]
 
     def may_reach(self, owner_id: str | None) -> bool:
@@ -66,6 +69,7 @@ def from_metadata(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Calle
         scope=str(scope),
         org_unit=str(values.get("org-unit", "")),
         teammates=_list("teammates"),
+        hidden_fields=_list("hidden-fields"),
     )
 
 

@@ -4,6 +4,7 @@ from fastapi import HTTPException, Request
 
 from services.common.identity import SCOPES, Caller
 from services.gateway.clients import Metadata, ProfileClient
+from services.gateway.policy import hidden_fields
 from services.gateway.settings import GatewaySettings
 
 
@@ -31,7 +32,7 @@ async def current_caller(request: Request) -> Caller:
     scope = request.headers.get("x-dev-scope", "all")
     if scope not in SCOPES or not caller_id or len(caller_id) > 64:
         raise HTTPException(401, "malformed development identity")
-    caller = Caller(id=caller_id, kind="user", roles=roles, scope=scope)
+    caller = Caller(id=caller_id, kind="user", roles=roles, scope=scope, hidden_fields=hidden_fields(roles))
     request.state.caller = caller
     return caller
 

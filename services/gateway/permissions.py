@@ -1,8 +1,4 @@
-"""Which roles hold which permissions, checked by a dependency visible on every route.
-
-Roles and permissions become data of the auth service; until then this table is the policy,
-and services check the caller's scope again on their side.
-"""
+"""The permission check visible on every route, as a FastAPI dependency."""
 
 from collections.abc import Awaitable, Callable
 
@@ -10,34 +6,7 @@ from fastapi import Depends, HTTPException
 
 from services.common.identity import Caller
 from services.gateway.deps import current_caller
-
-_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"*"}),
-    "manager": frozenset(
-        {
-            "customer:read",
-            "customer:write",
-            "customer:delete",
-            "customer:history",
-            "related:read",
-            "related:write",
-        }
-    ),
-    "sales": frozenset(
-        {"customer:read", "customer:write", "customer:history", "related:read", "related:write"}
-    ),
-    "service": frozenset({"customer:read", "related:read", "related:write"}),
-    "marketing": frozenset({"customer:read", "related:read"}),
-}
-
-
-def allowed(caller: Caller, permission: str) -> bool:
-    """Whether any of the caller's roles grants the permission."""
-    for role in caller.roles:
-        granted = _ROLE_PERMISSIONS.get(role, frozenset())
-        if "*" in granted or permission in granted:
-            return True
-    return False
+from services.gateway.policy import allowed
 
 
 def require(permission: str) -> Callable[..., Awaitable[Caller]]:

@@ -98,6 +98,10 @@ def test_health_and_reflection(profile: Stack) -> None:
             health_pb2.HealthCheckRequest(service="crm.profile.v1.ProfileService"), timeout=5
         )
         assert status.status == health_pb2.HealthCheckResponse.SERVING
+        alive = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="liveness"), timeout=5
+        )
+        assert alive.status == health_pb2.HealthCheckResponse.SERVING
         replies = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
             iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
         )

@@ -1,0 +1,380 @@
+"""The Helm chart, offline: lint, render, Kubernetes schema validation and our own rules."""
+
+import importlib
+import importlib.util
+import inspect
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from services.common.settings import ServiceSettings
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "crm"
+NAMESPACE = "crm-prod"
+# The oldest version the chart supports (Chart.yaml kubeVersion) and the newest we can check.
+KUBE_VERSIONS = ["1.28.0", "1.37.0"]
+
+Manifest = dict[str, Any]
+
+OVERRIDES: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "profile-3-replicas-no-gateway": {
+        "components": {"profile": {"replicas": 3, "hpa": {"enabled": False}}, "gateway": {"enabled": False}},
+    },
+    "image-per-component": {
+        "default": {
+            "image": {"repository": "registry.example.com/crm", "tag": "2.0.1", "perComponent": True}
+        },
+        "components": {"gateway": {"pdb": {"minAvailable": "50%"}, "resources": {"limits": {"cpu": "1"}}}},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm.Chart]:
+    """The chart, loaded once."""
+    with helm.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def render(chart: helm.Chart, values: dict[str, Any] | None = None) -> list[Manifest]:
+    """Every object the chart renders with values, hooks included, in a stable order."""
+    files = chart.render(values or {}, name="crm", namespace=NAMESPACE)
+    return [
+        doc
+        for path, text in sorted(files.items())
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def of_kind(manifests: list[Manifest], kind: str) -> dict[str, Manifest]:
+    """The objects of one kind by name."""
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def container(workload: Manifest) -> Manifest:
+    """The only container of a Deployment, Job or CronJob."""
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    containers = spec["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def pod_spec(workload: Manifest) -> Manifest:
+    """The pod spec of a Deployment, Job or CronJob."""
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+def env_of(workload: Manifest) -> dict[str, Any]:
+    """The container's environment: name -> value, or the valueFrom block."""
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(workload)["env"]}
+
+
+def enabled_components(values: dict[str, Any]) -> list[str]:
+    """Names of the enabled components once values are merged over the defaults."""
+    return [name for name, c in values["components"].items() if c["enabled"]]
+
+
+def test_chart_lints_strictly() -> None:
+    report = helm.lint(CHART, strict=True, namespace=NAMESPACE)
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == [] and problems == [], report
+
+
+def test_chart_lints_on_the_oldest_supported_kubernetes() -> None:
+    report = helm.lint(CHART, strict=True, namespace=NAMESPACE, kube_version=f"v{KUBE_VERSIONS[0]}")
+    assert report["errors"] == [], report
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("case", OVERRIDES)
+def test_every_manifest_is_valid_kubernetes(chart: helm.Chart, case: str, kube_version: str) -> None:
+    manifests = render(chart, OVERRIDES[case])
+    assert manifests
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, kube_version, strict=True)
+
+
+@pytest.mark.parametrize("case", OVERRIDES)
+def test_every_workload_is_hardened(chart: helm.Chart, case: str) -> None:
+    manifests = render(chart, OVERRIDES[case])
+    workloads = [m for m in manifests if m["kind"] in ("Deployment", "Job", "CronJob")]
+    assert workloads
+    for workload in workloads:
+        pod, box = pod_spec(workload), container(workload)
+        where = f"{workload['kind']}/{workload['metadata']['name']}"
+        assert pod["securityContext"]["runAsNonRoot"] is True, where
+        assert pod["securityContext"]["runAsUser"] > 0, where
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", where
+        assert pod["automountServiceAccountToken"] is False, where
+        security = box["securityContext"]
+        assert security["readOnlyRootFilesystem"] is True, where
+        assert security["allowPrivilegeEscalation"] is False, where
+        assert security["runAsNonRoot"] is True, where
+        assert security["capabilities"]["drop"] == ["ALL"] and "add" not in security["capabilities"], where
+        tmp_mount = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - the pod's own emptyDir
+        assert tmp_mount in box["volumeMounts"], where
+        assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"], where
+        assert box["resources"]["requests"]["cpu"] and box["resources"]["requests"]["memory"], where
+        assert box["resources"]["limits"]["memory"], where
+
+
+def test_probes(chart: helm.Chart) -> None:
+    deployments = of_kind(render(chart), "Deployment")
+    profile, gateway = container(deployments["profile"]), container(deployments["gateway"])
+    grpc_port = {p["name"]: p["containerPort"] for p in profile["ports"]}["grpc"]
+    # Readiness follows the database; liveness and startup only ask whether the process serves.
+    assert profile["readinessProbe"]["grpc"] == {"port": grpc_port}
+    for probe in ("startupProbe", "livenessProbe"):
+        assert profile[probe]["grpc"] == {"port": grpc_port, "service": "liveness"}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert "httpGet" not in profile[probe]
+    assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert gateway["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+@pytest.mark.parametrize("case", OVERRIDES)
+def test_one_name_everywhere(chart: helm.Chart, case: str) -> None:
+    values = chart.merge_values(OVERRIDES[case])
+    manifests = render(chart, OVERRIDES[case])
+    names = enabled_components(values)
+    image = values["default"]["image"]
+    for kind in ("Deployment", "Service", "ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
+        expected = {n for n in names if kind not in ("HorizontalPodAutoscaler", "PodDisruptionBudget")}
+        expected |= {
+            n
+            for n in names
+            if (kind == "HorizontalPodAutoscaler" and values["components"][n]["hpa"]["enabled"])
+            or (kind == "PodDisruptionBudget" and values["components"][n]["pdb"]["enabled"])
+        }
+        assert set(of_kind(manifests, kind)) - {f"{n}-migrate" for n in names} == expected, kind
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        box = container(deployment)
+        assert box["name"] == name
+        assert box["command"] == ["python", "-m", f"services.{name}"]
+        assert env_of(deployment)["OTEL_SERVICE_NAME"] == name
+        assert pod_spec(deployment)["serviceAccountName"] == name
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == labels["app.kubernetes.io/component"] == name
+        suffix = f"-{name}" if image["perComponent"] else ""
+        assert box["image"] == f"{image['repository']}{suffix}:{image['tag'] or chart.metadata['appVersion']}"
+        assert importlib.util.find_spec(f"services.{name}.__main__"), f"no services/{name}/__main__.py"
+
+
+def test_standard_labels(chart: helm.Chart) -> None:
+    for manifest in render(chart):
+        labels = manifest["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == "crm"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/version"] == chart.metadata["appVersion"]
+        assert labels["app.kubernetes.io/name"] and labels["app.kubernetes.io/component"]
+
+
+def test_hpa_and_pdb_per_enabled_component(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    deployments = of_kind(manifests, "Deployment")
+    hpas, pdbs = of_kind(manifests, "HorizontalPodAutoscaler"), of_kind(manifests, "PodDisruptionBudget")
+    assert set(hpas) == set(pdbs) == set(deployments) == {"profile", "gateway"}
+    for name, deployment in deployments.items():
+        assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+        hpa = hpas[name]["spec"]
+        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"]
+        assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert pdbs[name]["spec"]["selector"]["matchLabels"] == selector
+        assert pdbs[name]["spec"]["minAvailable"] < hpa["minReplicas"]
+
+
+def test_overrides_scale_and_disable(chart: helm.Chart) -> None:
+    manifests = render(chart, OVERRIDES["profile-3-replicas-no-gateway"])
+    deployments = of_kind(manifests, "Deployment")
+    assert set(deployments) == {"profile"}
+    assert deployments["profile"]["spec"]["replicas"] == 3
+    assert "profile" not in of_kind(manifests, "HorizontalPodAutoscaler")
+    assert set(of_kind(manifests, "PodDisruptionBudget")) == {"profile"}
+    assert not [m for m in manifests if m["metadata"]["name"].startswith("gateway")]
+
+
+def test_database_url_only_from_a_secret(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    values = chart.merge_values({})
+    ref = values["components"]["profile"]["secretEnv"]["CRM_PROFILE_DATABASE_URL"]
+    users = [
+        m
+        for m in manifests
+        if m["kind"] in ("Deployment", "Job", "CronJob")
+        and m["metadata"]["labels"]["app.kubernetes.io/name"] == "profile"
+    ]
+    assert {m["kind"] for m in users} == {"Deployment", "Job", "CronJob"}
+    for workload in users:
+        assert env_of(workload)["CRM_PROFILE_DATABASE_URL"] == {
+            "secretKeyRef": {"name": ref["secretName"], "key": ref["key"]}
+        }
+    assert "CRM_PROFILE_DATABASE_URL" not in env_of(of_kind(manifests, "Deployment")["gateway"])
+    assert not of_kind(manifests, "Secret"), "the chart never creates secrets"
+    assert "postgresql" not in yaml.safe_dump_all(manifests)
+
+
+def test_addresses_agree(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    deployments, services = of_kind(manifests, "Deployment"), of_kind(manifests, "Service")
+    profile = container(deployments["profile"])
+    ports = {p["name"]: p["containerPort"] for p in profile["ports"]}
+    env = env_of(deployments["profile"])
+    assert env["CRM_PROFILE_LISTEN_ADDRESS"] == f"0.0.0.0:{ports['grpc']}"
+    assert env["CRM_METRICS_PORT"] == str(ports["metrics"])
+    annotations = deployments["profile"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(ports["metrics"])
+    assert services["profile"]["spec"]["clusterIP"] == "None", "headless, for client-side round_robin"
+    assert {p["name"]: p["port"] for p in services["profile"]["spec"]["ports"]}["grpc"] == ports["grpc"]
+
+    gateway_env = env_of(deployments["gateway"])
+    assert gateway_env["PROFILE_ADDR"] == f"dns:///profile.{NAMESPACE}.svc.cluster.local:{ports['grpc']}"
+    assert gateway_env["CRM_GATEWAY_HOST"] == "0.0.0.0"
+    gateway_port = {p["name"]: p["containerPort"] for p in container(deployments["gateway"])["ports"]}["http"]
+    assert gateway_env["CRM_GATEWAY_PORT"] == str(gateway_port)
+    gateway_annotations = deployments["gateway"]["spec"]["template"]["metadata"]["annotations"]
+    assert gateway_annotations["prometheus.io/port"] == str(gateway_port)
+    assert gateway_annotations["prometheus.io/path"] == "/metrics"
+    assert "clusterIP" not in services["gateway"]["spec"]
+
+
+def settings_class(name: str) -> type[ServiceSettings]:
+    """The one ServiceSettings subclass in services/<name>/settings.py."""
+    module = importlib.import_module(f"services.{name}.settings")
+    found = [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, ServiceSettings) and cls is not ServiceSettings
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_environment_matches_the_settings(chart: helm.Chart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CRM_* or *_ADDR variable the chart sets is a real setting and parses in production."""
+    for name, deployment in of_kind(render(chart), "Deployment").items():
+        cls = settings_class(name)
+        known = {
+            (field.validation_alias or f"CRM_{field_name}").upper()
+            for field_name, field in cls.model_fields.items()
+        }
+        env = env_of(deployment)
+        ours = {k for k in env if k.startswith("CRM_") or k.endswith("_ADDR")}
+        assert ours <= known, f"{name}: unknown settings {ours - known}"
+        for key, value in env.items():
+            monkeypatch.setenv(key, value if isinstance(value, str) else "postgresql+psycopg://u@db/crm")
+        settings = cls()
+        assert settings.mode == "production"
+        for key in env:
+            monkeypatch.delenv(key)
+
+
+def test_migration_job_is_a_hook(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    job = of_kind(manifests, "Job")["profile-migrate"]
+    annotations = job["metadata"]["annotations"]
+    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    box = container(job)
+    assert box["command"] == ["python", "-m", "services.profile"] and box["args"] == ["migrate"]
+    assert pod_spec(job)["restartPolicy"] == "Never"
+    account = of_kind(manifests, "ServiceAccount")[pod_spec(job)["serviceAccountName"]]
+    hook_weight = int(account["metadata"]["annotations"]["helm.sh/hook-weight"])
+    assert account["metadata"]["annotations"]["helm.sh/hook"] == annotations["helm.sh/hook"]
+    assert hook_weight < int(annotations["helm.sh/hook-weight"]), "the account exists before the Job"
+    assert env_of(job)["CRM_MODE"] == "production"
+
+
+def test_tiers_are_recomputed_daily(chart: helm.Chart) -> None:
+    cron = of_kind(render(chart), "CronJob")["profile-recompute-tiers"]
+    minute, hour, day, month, weekday = cron["spec"]["schedule"].split()
+    assert minute.isdigit() and hour.isdigit() and (day, month, weekday) == ("*", "*", "*")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    box = container(cron)
+    assert box["command"] == ["python", "-m", "services.profile"] and box["args"] == ["recompute-tiers"]
+    assert pod_spec(cron)["restartPolicy"] == "Never"
+
+
+# Each case: values, and a fragment of the error that must name the cause.
+BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
+    "zero replicas": ({"components": {"profile": {"replicas": 0}}}, "/components/profile/replicas"),
+    "unknown component field": ({"components": {"gateway": {"replica": 2}}}, "'replica' not allowed"),
+    "plaintext databaseUrl": (
+        {"components": {"profile": {"databaseUrl": "postgresql+psycopg://crm:pw@db/crm"}}},
+        "'databaseUrl' not allowed",
+    ),
+    "top-level databaseUrl": (
+        {"databaseUrl": "postgresql+psycopg://crm:pw@db/crm"},
+        "'databaseUrl' not allowed",
+    ),
+    "database URL in env": (
+        {"components": {"profile": {"env": {"CRM_PROFILE_DATABASE_URL": "postgresql://db/crm"}}}},
+        "invalid propertyName 'CRM_PROFILE_DATABASE_URL'",
+    ),
+    "credentials in an env URL": (
+        {"default": {"env": {"BROKER": "redis://user:pw@redis:6379/0"}}},
+        "/default/env/BROKER",
+    ),
+    "password in env": (
+        {"components": {"gateway": {"env": {"CRM_REDIS_PASSWORD": "hunter2"}}}},
+        "invalid propertyName 'CRM_REDIS_PASSWORD'",
+    ),
+    "profile without its secret": (
+        {"components": {"profile": {"secretEnv": None}}},
+        "missing property 'secretEnv'",
+    ),
+    "OTEL_SERVICE_NAME alias": (
+        {"components": {"gateway": {"env": {"OTEL_SERVICE_NAME": "api"}}}},
+        "invalid propertyName 'OTEL_SERVICE_NAME'",
+    ),
+    "unknown probe type": ({"components": {"profile": {"probes": {"type": "tcp"}}}}, "/probes/type"),
+    "http probe without paths": (
+        {"components": {"gateway": {"probes": {"readinessPath": None}}}},
+        "missing property 'readinessPath'",
+    ),
+    "bad component name": (
+        {"components": {"Search_Svc": {"enabled": True}}},
+        "invalid propertyName 'Search_Svc'",
+    ),
+    "writable root filesystem": (
+        {"default": {"securityContext": {"readOnlyRootFilesystem": False}}},
+        "readOnlyRootFilesystem",
+    ),
+    "root allowed": ({"default": {"podSecurityContext": {"runAsNonRoot": False}}}, "runAsNonRoot"),
+    "hpa max below min": (
+        {"components": {"gateway": {"hpa": {"minReplicas": 4, "maxReplicas": 2}}}},
+        "maxReplicas is below minReplicas",
+    ),
+    "pdb blocks drains": (
+        {"components": {"gateway": {"hpa": {"enabled": False}, "replicas": 1}}},
+        "node drains would block",
+    ),
+    "probe on an unknown port": (
+        {"components": {"profile": {"probes": {"port": "grpcs"}}}},
+        'port "grpcs" is not in its ports',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_VALUES)
+def test_bad_values_fail_to_render(chart: helm.Chart, case: str) -> None:
+    values, cause = BAD_VALUES[case]
+    with pytest.raises((helm.HelmValuesError, helm.HelmRenderError), match=re.escape(cause)):
+        chart.render(values, name="crm", namespace=NAMESPACE)
