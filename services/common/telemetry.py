@@ -5,7 +5,6 @@ file when CRM_TRACE_FILE is set (the embedded mode's local trace store). OTEL_SD
 turns tracing off entirely.
 """
 
-import json
 import os
 from collections.abc import Sequence
 from typing import IO, Any
@@ -27,7 +26,7 @@ class JsonLinesSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Write the spans and flush so readers see them at once."""
         for span in spans:
-            self._file.write(json.dumps(json.loads(span.to_json()), ensure_ascii=False) + "\n")
+            self._file.write(span.to_json(indent=None) + "\n")
         self._file.flush()
         return SpanExportResult.SUCCESS
 

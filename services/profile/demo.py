@@ -867,7 +867,7 @@ def _seed_one(
         old = (customer.tier, customer.deal_amount_12m_fen)
         service.refresh_tier(session, customer, settings, now)
         if (customer.tier, customer.deal_amount_12m_fen) != old:
-            service.touch(session, customer, CALLER, "customer.tier_refreshed", before, now)
+            service.touch(session, customer, CALLER, "customer.tier_refreshed", before, now, edit=False)
     return customer
 
 

@@ -106,7 +106,7 @@ def create_contact(
         for other in customer.contacts:
             other.is_primary = False
     session.add(contact)
-    service.touch(session, customer, caller, "contact.created", before, at)
+    service.touch(session, customer, caller, "contact.created", before, at, edit=False)
     return contact
 
 
@@ -143,6 +143,7 @@ def create_interaction(
         before,
         at,
         [{"field": f"interactions[{row.id}]", "old": None, "new": interaction_to_dict(row)}],
+        edit=False,
     )
     return row
 
@@ -190,6 +191,7 @@ def create_order(
         before,
         at,
         [{"field": f"orders[{row.id}]", "old": None, "new": order_to_dict(row)}],
+        edit=False,
     )
     return row
 
@@ -229,6 +231,7 @@ def create_contract(
         before,
         at,
         [{"field": f"contracts[{row.id}]", "old": None, "new": contract_to_dict(row)}],
+        edit=False,
     )
     return row
 
@@ -266,6 +269,7 @@ def create_service_record(
         before,
         at,
         [{"field": f"service_records[{row.id}]", "old": None, "new": service_record_to_dict(row)}],
+        edit=False,
     )
     return row
 

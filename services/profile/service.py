@@ -257,9 +257,16 @@ def touch(
     before: dict[str, Any],
     at: datetime,
     extra_changes: list[dict[str, Any]] | None = None,
+    *,
+    edit: bool = True,
 ) -> None:
-    """Bump the version and record the revision for a change made to a customer."""
-    customer.version += 1
+    """Record the revision of a change to a customer.
+
+    Only edits of the record itself (update, delete, restore) move its version: a logged call or
+    a new order must not make a colleague's open edit form stale.
+    """
+    if edit:
+        customer.version += 1
     customer.updated_at = at
     customer.updated_by = caller.id
     session.flush()
@@ -570,6 +577,6 @@ def recompute_tiers(
         before = customer_to_dict(customer)
         refresh_tier(session, customer, settings, at)
         if (customer.deal_amount_12m_fen, customer.tier) != (before_amount, before_tier):
-            touch(session, customer, caller, "customer.tier_refreshed", before, at)
+            touch(session, customer, caller, "customer.tier_refreshed", before, at, edit=False)
             changed += 1
     return changed

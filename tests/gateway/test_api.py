@@ -50,6 +50,20 @@ def test_patch_needs_the_current_version(api: httpx.Client) -> None:
     assert api.get(url).json()["stage"] == "intent"
 
 
+def test_logging_activity_does_not_make_an_open_edit_stale(api: httpx.Client) -> None:
+    customer = create(api)
+    base = f"/api/v1/customers/{customer['id']}"
+    etag = api.get(base).headers["etag"]
+    logged = api.post(
+        f"{base}/interactions",
+        json={"channel": "phone", "occurred_at": "2024-05-10T15:00:00+08:00", "summary": "电话回访"},
+    )
+    assert logged.status_code == 201
+    changed = api.patch(base, json={"stage": "proposal"}, headers={"If-Match": etag})
+    assert changed.status_code == 200
+    assert changed.json()["last_follow_up_at"] == "2024-05-10T07:00:00Z"
+
+
 def test_history_and_as_of(api: httpx.Client) -> None:
     customer = create(api)
     url = f"/api/v1/customers/{customer['id']}"
