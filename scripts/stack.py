@@ -20,6 +20,8 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
+# Start order: each service's dependencies come before it.
+SERVICES = ("profile", "search", "gateway")
 PYTHON = sys.executable
 
 
@@ -61,13 +63,15 @@ def wait_http_ready(url: str, timeout: float = 30.0) -> None:
 
 @dataclass
 class Stack:
-    """The profile service and the gateway as separate processes."""
+    """Every service as its own process: profile, search, then the gateway in front."""
 
     data_dir: Path
     database_url: str = ""
     gateway_port: int = 0
     profile_port: int = 0
     profile_metrics_port: int = 0
+    search_port: int = 0
+    search_metrics_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     detached: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -77,6 +81,8 @@ class Stack:
         self.gateway_port = self.gateway_port or free_port()
         self.profile_port = self.profile_port or free_port()
         self.profile_metrics_port = self.profile_metrics_port or free_port()
+        self.search_port = self.search_port or free_port()
+        self.search_metrics_port = self.search_metrics_port or free_port()
 
     @property
     def gateway_url(self) -> str:
@@ -88,6 +94,11 @@ class Stack:
         """host:port of the profile gRPC service."""
         return f"127.0.0.1:{self.profile_port}"
 
+    @property
+    def search_address(self) -> str:
+        """host:port of the search gRPC service."""
+        return f"127.0.0.1:{self.search_port}"
+
     def _env(self, service: str) -> dict[str, str]:
         env = {
             **os.environ,
@@ -96,11 +107,13 @@ class Stack:
             "OTEL_SERVICE_NAME": service,
             "PROFILE_ADDR": self.profile_address,
             "CRM_PROFILE_LISTEN_ADDRESS": self.profile_address,
+            "SEARCH_ADDR": self.search_address,
+            "CRM_SEARCH_LISTEN_ADDRESS": self.search_address,
             "CRM_GATEWAY_PORT": str(self.gateway_port),
             **self.env,
         }
-        if service == "profile":
-            env["CRM_METRICS_PORT"] = str(self.profile_metrics_port)
+        if service in ("profile", "search"):
+            env["CRM_METRICS_PORT"] = str(getattr(self, f"{service}_metrics_port"))
         if self.database_url:
             env["CRM_PROFILE_DATABASE_URL"] = self.database_url
         return env
@@ -124,7 +137,7 @@ class Stack:
             if service == "gateway":
                 wait_http_ready(f"{self.gateway_url}/readyz")
             else:
-                wait_grpc_serving(self.profile_address)
+                wait_grpc_serving(getattr(self, f"{service}_address"))
         except TimeoutError:
             self.stop()
             tail = (logs / f"{service}.log").read_text(errors="replace")[-3000:]
@@ -155,13 +168,13 @@ class Stack:
     def start(self) -> "Stack":
         """Start every service in dependency order."""
         self.migrate()
-        self.start_service("profile")
-        self.start_service("gateway")
+        for service in SERVICES:
+            self.start_service(service)
         return self
 
     def stop(self) -> None:
         """Stop every service, the gateway first."""
-        for service in ("gateway", "profile"):
+        for service in reversed(SERVICES):
             self.stop_service(service)
 
     def __enter__(self) -> "Stack":
@@ -189,10 +202,10 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
     if pid_file.exists():
         state = json.loads(pid_file.read_text())
         if all(_alive(pid) for pid in state["pids"].values()):
-            print(f"already running: API {state['api']}  docs {state['docs']}")  # noqa: T201
+            print(f"already running: API {state['api']}  docs {state['docs']}")
             return
         down(data_dir)
-    stack = Stack(data_dir=data_dir, gateway_port=port, profile_port=free_port(), detached=True)
+    stack = Stack(data_dir=data_dir, gateway_port=port, detached=True)
     stack.migrate()
     if demo:
         subprocess.run(
@@ -201,31 +214,32 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
             env=stack._env("profile"),
             check=True,
         )
-    stack.start_service("profile")
-    stack.start_service("gateway")
+    for service in SERVICES:
+        stack.start_service(service)
     api, docs = f"{stack.gateway_url}/api/v1", f"{stack.gateway_url}/docs"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(
         json.dumps({"api": api, "docs": docs, "pids": {n: p.pid for n, p in stack.processes.items()}})
     )
-    print(f"CRM is up (embedded mode, data in {data_dir})")  # noqa: T201
-    print(f"  API:     {api}")  # noqa: T201
-    print(f"  Docs:    {docs}")  # noqa: T201
+    print(f"CRM is up (embedded mode, data in {data_dir})")
+    print(f"  API:     {api}")
+    print(f"  Docs:    {docs}")
     print(
-        f"  Metrics: {stack.gateway_url}/metrics (gateway), "  # noqa: T201
-        f"http://127.0.0.1:{stack.profile_metrics_port}/metrics (profile)"
+        f"  Metrics: {stack.gateway_url}/metrics (gateway), "
+        f"http://127.0.0.1:{stack.profile_metrics_port}/metrics (profile), "
+        f"http://127.0.0.1:{stack.search_metrics_port}/metrics (search)"
     )
-    print(f"  Logs:    {data_dir / 'log'}   Stop with: make down")  # noqa: T201
+    print(f"  Logs:    {data_dir / 'log'}   Stop with: make down")
 
 
 def down(data_dir: Path) -> None:
     """Stop what `up` started (SIGTERM, then SIGKILL after 20 s)."""
     pid_file = _pid_file(data_dir)
     if not pid_file.exists():
-        print("not running")  # noqa: T201
+        print("not running")
         return
     pids = json.loads(pid_file.read_text())["pids"]
-    for name in ("gateway", "profile"):
+    for name in reversed(SERVICES):
         pid = pids.get(name)
         if pid and _alive(pid):
             os.kill(pid, signal.SIGTERM)
@@ -235,7 +249,7 @@ def down(data_dir: Path) -> None:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
     pid_file.unlink()
-    print("stopped")  # noqa: T201
+    print("stopped")
 
 
 def main() -> None:

@@ -7,16 +7,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
+from crm.search.v1 import search_pb2, search_pb2_grpc
 
 Metadata = Sequence[tuple[str, str]]
 
 
-class ProfileClient:
-    """The profile service, over one channel opened for the gateway's lifetime."""
+class _Client:
+    """One channel to a service for the gateway's lifetime, spread over its replicas."""
 
     def __init__(self, address: str, deadline: float) -> None:
         self._channel = grpc.aio.insecure_channel(address, options=[("grpc.lb_policy_name", "round_robin")])
-        self._stub = profile_pb2_grpc.ProfileServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._deadline = deadline
 
@@ -33,6 +33,34 @@ class ProfileClient:
         except grpc.RpcError:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+class SearchClient(_Client):
+    """The search service."""
+
+    def __init__(self, address: str, deadline: float) -> None:
+        super().__init__(address, deadline)
+        self._stub = search_pb2_grpc.SearchServiceStub(self._channel)
+
+    async def search_customers(
+        self, md: Metadata, req: search_pb2.SearchCustomersRequest
+    ) -> search_pb2.SearchCustomersResponse:
+        """SearchService.SearchCustomers."""
+        return await self._stub.SearchCustomers(req, metadata=md, timeout=self._deadline)
+
+    async def suggest_customers(
+        self, md: Metadata, req: search_pb2.SuggestCustomersRequest
+    ) -> search_pb2.SuggestCustomersResponse:
+        """SearchService.SuggestCustomers."""
+        return await self._stub.SuggestCustomers(req, metadata=md, timeout=self._deadline)
+
+
+class ProfileClient(_Client):
+    """The profile service."""
+
+    def __init__(self, address: str, deadline: float) -> None:
+        super().__init__(address, deadline)
+        self._stub = profile_pb2_grpc.ProfileServiceStub(self._channel)
 
     async def create_customer(self, md: Metadata, req: pb.CreateCustomerRequest) -> pb.CreateCustomerResponse:
         """ProfileService.CreateCustomer."""

@@ -3,7 +3,7 @@
 from fastapi import HTTPException, Request
 
 from services.common.identity import SCOPES, Caller
-from services.gateway.clients import Metadata, ProfileClient
+from services.gateway.clients import Metadata, ProfileClient, SearchClient
 from services.gateway.policy import hidden_fields
 from services.gateway.settings import GatewaySettings
 
@@ -16,6 +16,11 @@ def settings(request: Request) -> GatewaySettings:
 def profile(request: Request) -> ProfileClient:
     """The profile service client."""
     return request.app.state.profile  # type: ignore[no-any-return]
+
+
+def search(request: Request) -> SearchClient:
+    """The search service client."""
+    return request.app.state.search  # type: ignore[no-any-return]
 
 
 async def current_caller(request: Request) -> Caller:

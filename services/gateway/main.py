@@ -8,9 +8,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.common import telemetry
 from services.gateway import errors
-from services.gateway.clients import ProfileClient
+from services.gateway.clients import ProfileClient, SearchClient
 from services.gateway.middleware import RequestContextMiddleware
-from services.gateway.routes import admin, customers, ops, related
+from services.gateway.routes import admin, customers, ops, related, search
 from services.gateway.settings import GatewaySettings
 
 DESCRIPTION = """
@@ -27,10 +27,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         telemetry.instrument_grpc_aio_client()
         app.state.profile = ProfileClient(settings.profile_addr, settings.rpc_deadline_seconds)
+        app.state.search = SearchClient(settings.search_addr, settings.rpc_deadline_seconds)
         try:
             yield
         finally:
             await app.state.profile.close()
+            await app.state.search.close()
 
     app = FastAPI(
         title="Customer information platform API",
@@ -40,7 +42,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (customers, related, admin, ops):
+    for module in (customers, related, search, admin, ops):
         app.include_router(module.router)
     if telemetry.enabled():
         # The per-message ASGI send/receive spans say nothing an operator needs and cost time.

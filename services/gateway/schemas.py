@@ -363,3 +363,115 @@ class Problem(BaseModel):
     instance: str | None = None
     request_id: str | None = None
     errors: list[FieldError] | None = None
+
+
+class RangeIn(_Body):
+    gte: str | None = None
+    gt: str | None = None
+    lte: str | None = None
+    lt: str | None = None
+
+
+class ConditionIn(_Body):
+    """One node of a condition tree: exactly one of all / any / not, or a field test."""
+
+    all: Annotated[list["ConditionIn"] | None, Field(max_length=50)] = None
+    any: Annotated[list["ConditionIn"] | None, Field(max_length=50)] = None
+    not_: Annotated["ConditionIn | None", Field(alias="not")] = None
+    field: Annotated[str | None, Field(max_length=40, examples=["tier"])] = None
+    any_of: Annotated[list[str] | None, Field(max_length=500)] = None
+    all_of: Annotated[list[str] | None, Field(max_length=500)] = None
+    none_of: Annotated[list[str] | None, Field(max_length=500)] = None
+    range: RangeIn | None = None
+    exists: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SearchRequest(_Body):
+    """Free text plus conditions; results respect your scope and visible fields."""
+
+    query: Annotated[str, Field(max_length=100, examples=["zhangsan"])] = ""
+    filter: ConditionIn | None = None
+    sort: Annotated[
+        str,
+        Field(
+            description="relevance, or deal_amount_12m, last_order_at, last_follow_up_at, "
+            "created_at with - to descend",
+            examples=["-deal_amount_12m"],
+        ),
+    ] = "relevance"
+    page_size: Annotated[int, Field(ge=1, le=100)] = 20
+    page_token: Annotated[str | None, Field(max_length=512)] = None
+    facets: Annotated[list[Literal["industry", "region", "tier", "status", "tags"]], Field(max_length=5)] = []
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "明辉",
+                    "filter": {
+                        "all": [
+                            {"field": "industry_code", "any_of": ["C"]},
+                            {"field": "tier", "any_of": ["A", "B"]},
+                            {"field": "deal_amount_12m", "range": {"gte": "100000"}},
+                        ]
+                    },
+                    "sort": "-deal_amount_12m",
+                    "facets": ["region", "tier"],
+                }
+            ]
+        },
+    )
+
+
+class SearchContact(_Out):
+    name: str
+    phones: list[str] = []
+    emails: list[str] = []
+
+
+class SearchHit(_Out):
+    id: str
+    name: str
+    kind: str
+    industry_code: str
+    region_code: str | None = None
+    tier: str
+    status: str
+    stage: str
+    scale: str | None = None
+    owner_id: str | None = None
+    source_channel: str
+    deal_amount_12m: Annotated[
+        str | None, Field(description="Absent when you may not see financial data")
+    ] = None
+    last_order_at: datetime | None = None
+    last_follow_up_at: datetime | None = None
+    created_at: datetime | None = None
+    contacts: list[SearchContact] = []
+    tags: list[str] = []
+    score: float = 0.0
+    highlights: dict[str, str] = {}
+
+
+class FacetBucketRead(_Out):
+    value: str
+    count: int
+
+
+class SearchResults(Page):
+    items: list[SearchHit]
+    total: int
+    facets: dict[str, list[FacetBucketRead]] = {}
+
+
+class SuggestionRead(_Out):
+    customer_id: str
+    name: str
+    highlighted: str
+
+
+class SuggestionList(_Out):
+    items: list[SuggestionRead]

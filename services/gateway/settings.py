@@ -11,6 +11,7 @@ class GatewaySettings(ServiceSettings):
     host: str = Field(default="127.0.0.1", validation_alias="CRM_GATEWAY_HOST")
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="CRM_GATEWAY_PORT")
     profile_addr: str = Field(default="127.0.0.1:50051", validation_alias="PROFILE_ADDR")
+    search_addr: str = Field(default="127.0.0.1:50052", validation_alias="SEARCH_ADDR")
     # Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=1_048_576, gt=0, validation_alias="CRM_GATEWAY_MAX_BODY_BYTES")
     # The identity every request carries until the auth service signs real ones (embedded only).

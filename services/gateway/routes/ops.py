@@ -16,13 +16,15 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", operation_id="readyz", responses={503: {"description": "A dependency is down"}})
 async def readyz(request: Request) -> JSONResponse:
     """Every dependency answers."""
-    checks = {"profile": await request.app.state.profile.ready()}
-    ok = all(checks.values())
+    checks = {
+        "profile": await request.app.state.profile.ready(),
+        "search": await request.app.state.search.ready(),
+    }
+    # Without search the archive still works: the gateway stays in rotation, degraded.
+    ok = checks["profile"]
+    status = "unavailable" if not ok else "ok" if all(checks.values()) else "degraded"
     return JSONResponse(
-        {
-            "status": "ok" if ok else "unavailable",
-            "checks": {k: "ok" if v else "down" for k, v in checks.items()},
-        },
+        {"status": status, "checks": {k: "ok" if v else "down" for k, v in checks.items()}},
         status_code=200 if ok else 503,
     )
 

@@ -1,0 +1,64 @@
+"""The interface every search backend implements (tantivy, Elasticsearch, OpenSearch)."""
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from services.search.query import Plan
+
+if TYPE_CHECKING:
+    from services.search.settings import SearchSettings
+
+
+@dataclass
+class Hit:
+    """One found customer: its display fields, score and sort value."""
+
+    display: dict[str, Any]
+    score: float
+    sort_value: Any = None
+    seq: int = 0
+
+
+@dataclass
+class Result:
+    hits: list[Hit]
+    total: int
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+class SearchBackend(Protocol):
+    """Stores index documents and runs query plans."""
+
+    name: str
+
+    def apply(self, upserts: list[dict[str, Any]], deletes: list[str], position: int) -> None:
+        """Write documents, remove ids, and record the feed position, durably and in that order."""
+
+    def position(self) -> int:
+        """The last feed position applied (0 for a new index)."""
+
+    def search(self, plan: Plan) -> Result:
+        """Run a plan."""
+
+    def count(self) -> int:
+        """How many documents the index holds."""
+
+    def begin_rebuild(self) -> "SearchBackend":
+        """A new, empty index beside the live one, for a rebuild."""
+
+    def finish_rebuild(self, fresh: "SearchBackend") -> None:
+        """Make a rebuilt index the live one and drop the old."""
+
+    def close(self) -> None:
+        """Release files and connections."""
+
+
+def open_backend(settings: "SearchSettings") -> SearchBackend:
+    """The backend the settings name, opened and ready."""
+    if settings.backend == "tantivy":
+        from services.search.tantivy_backend import TantivyBackend
+
+        return TantivyBackend(settings.resolved_index_dir())
+    from services.search.cluster_backend import ClusterBackend
+
+    return ClusterBackend.from_settings(settings)

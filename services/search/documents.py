@@ -1,0 +1,177 @@
+"""The index mapping shared by every backend, and the document built from a customer.
+
+Documents are built from the profile service's change-feed snapshots. Keyword values are
+normalized here (lower-case) so every backend indexes exactly the same terms.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from services.profile import codes
+from services.search import pinyin
+
+FieldKind = Literal["keyword", "text", "long", "date", "stored"]
+# Name of the Chinese 1-2 gram analyzer every backend defines the same way.
+NGRAM_ANALYZER = "crm_ngram"
+MIN_PHONE_FRAGMENT = 4
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of the index: its kind and whether it holds several values."""
+
+    name: str
+    kind: FieldKind
+    multi: bool = False
+    # Fields a caller may be forbidden to see, by group (see Caller.hidden_fields).
+    group: str = ""
+
+
+MAPPING: tuple[FieldSpec, ...] = (
+    FieldSpec("id", "keyword"),
+    FieldSpec("name", "text"),
+    FieldSpec("name_exact", "keyword"),
+    FieldSpec("name_pinyin", "keyword", multi=True),
+    FieldSpec("name_initials", "keyword", multi=True),
+    FieldSpec("name_syllables", "keyword", multi=True),
+    FieldSpec("contact_names", "text", multi=True, group="contact"),
+    FieldSpec("contact_exact", "keyword", multi=True, group="contact"),
+    FieldSpec("contact_pinyin", "keyword", multi=True, group="contact"),
+    FieldSpec("contact_initials", "keyword", multi=True, group="contact"),
+    FieldSpec("phones", "keyword", multi=True, group="contact"),
+    FieldSpec("phone_fragments", "keyword", multi=True, group="contact"),
+    FieldSpec("emails", "keyword", multi=True, group="contact"),
+    FieldSpec("tags", "keyword", multi=True),
+    FieldSpec("kind", "keyword"),
+    FieldSpec("industry_code", "keyword"),
+    FieldSpec("industry_path", "keyword", multi=True),
+    FieldSpec("industry_division", "keyword"),
+    FieldSpec("region_code", "keyword"),
+    FieldSpec("region_path", "keyword", multi=True),
+    FieldSpec("region_province", "keyword"),
+    FieldSpec("tier", "keyword"),
+    FieldSpec("status", "keyword"),
+    FieldSpec("stage", "keyword"),
+    FieldSpec("scale", "keyword"),
+    FieldSpec("owner_id", "keyword"),
+    FieldSpec("source_channel", "keyword"),
+    FieldSpec("deal_amount_12m", "long", group="financial"),
+    FieldSpec("last_order_at", "date"),
+    FieldSpec("last_follow_up_at", "date"),
+    FieldSpec("created_at", "date"),
+    FieldSpec("updated_at", "date"),
+    # Sort keys of optional times: epoch milliseconds, -1 when absent (sorts as the smallest).
+    FieldSpec("last_order_sort", "long"),
+    FieldSpec("last_follow_up_sort", "long"),
+    # Numeric form of the ID: the tie-breaker of every sort.
+    FieldSpec("seq", "long"),
+    FieldSpec("version", "long"),
+    # What a hit shows, as JSON; not searchable.
+    FieldSpec("display", "stored"),
+)
+FIELDS = {f.name: f for f in MAPPING}
+
+
+def phone_fragments(phone: str) -> list[str]:
+    """Every run of at least four consecutive digits of a phone number."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return sorted(
+        {digits[i:j] for i in range(len(digits)) for j in range(i + MIN_PHONE_FRAGMENT, len(digits) + 1)}
+    )
+
+
+def seq_of(customer_id: str) -> int:
+    """C20240501001 -> 20240501001: orders IDs by day, then sequence."""
+    return int(customer_id[1:])
+
+
+def _path(code: str | None, ancestors: Any) -> list[str]:
+    return [c.code for c in ancestors(code)] if code else []
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _millis(value: str | None) -> int:
+    moment = _time(value)
+    return int(moment.timestamp() * 1000) if moment else -1
+
+
+def _fen(amount: str | None) -> int:
+    return int(Decimal(amount or "0") * 100)
+
+
+def build(customer: dict[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
+    """The index document of a customer snapshot (proto field names, JSON values)."""
+    name = customer["name"]
+    person = customer.get("kind") == "individual"
+    name_readings = pinyin.readings(name, person=person)
+    contacts = customer.get("contacts") or []
+    contact_readings = [pinyin.readings(c["name"], person=True) for c in contacts]
+    phones = sorted({p for c in contacts for p in c.get("phones") or []})
+    industry_path = _path(customer.get("industry_code"), codes.industry_ancestors)
+    region_path = _path(customer.get("region_code"), codes.region_ancestors)
+    display = {
+        "id": customer["id"],
+        "name": name,
+        "kind": customer.get("kind", ""),
+        "industry_code": customer.get("industry_code", ""),
+        "region_code": customer.get("region_code") or "",
+        "tier": customer.get("tier", ""),
+        "status": customer.get("status", ""),
+        "stage": customer.get("stage", ""),
+        "scale": customer.get("scale") or "",
+        "owner_id": customer.get("owner_id") or "",
+        "source_channel": customer.get("source_channel", ""),
+        "deal_amount_12m": customer.get("deal_amount_12m") or "0.00",
+        "last_order_at": customer.get("last_order_at"),
+        "last_follow_up_at": customer.get("last_follow_up_at"),
+        "created_at": customer.get("created_at"),
+        "contacts": [
+            {"name": c["name"], "phones": c.get("phones") or [], "emails": c.get("emails") or []}
+            for c in contacts
+        ],
+        "tags": sorted(tags or []),
+    }
+    return {
+        "id": customer["id"],
+        "name": name,
+        "name_exact": pinyin.normalize_query(name),
+        "name_pinyin": list(name_readings.full),
+        "name_initials": list(name_readings.initials),
+        "name_syllables": list(name_readings.syllables),
+        "contact_names": [c["name"] for c in contacts],
+        "contact_exact": [pinyin.normalize_query(c["name"]) for c in contacts],
+        "contact_pinyin": sorted({r for cr in contact_readings for r in cr.full}),
+        "contact_initials": sorted({r for cr in contact_readings for r in cr.initials}),
+        "phones": phones,
+        "phone_fragments": sorted({f for p in phones for f in phone_fragments(p)}),
+        "emails": sorted({e.lower() for c in contacts for e in c.get("emails") or []}),
+        "tags": sorted({t.lower() for t in tags or []}),
+        "kind": customer.get("kind", ""),
+        "industry_code": customer.get("industry_code", ""),
+        "industry_path": industry_path,
+        "industry_division": next((c for c in industry_path if c[:1].isdigit()), ""),
+        "region_code": customer.get("region_code") or "",
+        "region_path": region_path,
+        "region_province": region_path[0] if region_path else "",
+        "tier": customer.get("tier", ""),
+        "status": customer.get("status", ""),
+        "stage": customer.get("stage", ""),
+        "scale": customer.get("scale") or "",
+        "owner_id": customer.get("owner_id") or "",
+        "source_channel": customer.get("source_channel", ""),
+        "deal_amount_12m": _fen(customer.get("deal_amount_12m")),
+        "last_order_at": _time(customer.get("last_order_at")),
+        "last_follow_up_at": _time(customer.get("last_follow_up_at")),
+        "created_at": _time(customer.get("created_at")),
+        "updated_at": _time(customer.get("updated_at")),
+        "last_order_sort": _millis(customer.get("last_order_at")),
+        "last_follow_up_sort": _millis(customer.get("last_follow_up_at")),
+        "seq": seq_of(customer["id"]),
+        "version": int(customer.get("version", 0)),
+        "display": display,
+    }

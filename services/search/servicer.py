@@ -1,0 +1,107 @@
+"""SearchService: translates between protobuf messages and the search domain."""
+
+import threading
+from typing import Any
+
+from google.protobuf import json_format
+
+from crm.search.v1 import search_pb2 as pb
+from crm.search.v1 import search_pb2_grpc
+from services.common import identity
+from services.common.errors import FailedPrecondition, PermissionDenied
+from services.search import service
+from services.search.backend import SearchBackend
+from services.search.indexer import Indexer
+
+
+class LiveIndex:
+    """The backend searches use now; a finished rebuild swaps it atomically."""
+
+    def __init__(self, backend: SearchBackend) -> None:
+        self.backend = backend
+        self.rebuilding = False
+        self.rebuilt = 0
+
+    def swap(self, backend: SearchBackend) -> None:
+        """Serve from another backend from now on."""
+        self.backend = backend
+
+
+def _hit(data: dict[str, Any]) -> pb.CustomerHit:
+    data = {k: v for k, v in data.items() if v is not None}
+    return json_format.ParseDict(data, pb.CustomerHit(), ignore_unknown_fields=True)
+
+
+class SearchServicer(search_pb2_grpc.SearchServiceServicer):
+    """The gRPC face of search."""
+
+    def __init__(self, live: LiveIndex, indexer: Indexer | None) -> None:
+        self._live = live
+        self._indexer = indexer
+
+    def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Any) -> pb.SearchCustomersResponse:
+        page = service.search(
+            backend=self._live.backend,
+            caller=identity.current(),
+            text=request.query,
+            cond=request.filter if request.HasField("filter") else None,
+            sort=request.sort,
+            size=request.page_size,
+            token=request.page_token,
+            facets=list(request.facets),
+        )
+        return pb.SearchCustomersResponse(
+            hits=[_hit(h) for h in page.hits],
+            total=page.total,
+            next_page_token=page.next_token,
+            facets=[
+                pb.Facet(name=name, buckets=[pb.FacetBucket(value=v, count=c) for v, c in buckets])
+                for name, buckets in _facet_names(page.facets).items()
+            ],
+        )
+
+    def SuggestCustomers(
+        self, request: pb.SuggestCustomersRequest, context: Any
+    ) -> pb.SuggestCustomersResponse:
+        found = service.suggest(
+            backend=self._live.backend, caller=identity.current(), prefix=request.prefix, limit=request.limit
+        )
+        return pb.SuggestCustomersResponse(suggestions=[pb.Suggestion(**s) for s in found])
+
+    def RebuildIndex(self, request: pb.RebuildIndexRequest, context: Any) -> pb.RebuildIndexResponse:
+        if "admin" not in identity.current().roles:
+            raise PermissionDenied("only administrators rebuild the index")
+        if self._indexer is None:
+            raise FailedPrecondition("this replica does not run the indexer")
+        if self._live.rebuilding:
+            return pb.RebuildIndexResponse(started=False)
+        self._live.rebuilding, self._live.rebuilt = True, 0
+
+        def run() -> None:
+            try:
+                assert self._indexer is not None
+                self._indexer.rebuild(self._live.backend, self._live.swap, self._progress)
+            finally:
+                self._live.rebuilding = False
+
+        threading.Thread(target=run, name="rebuild", daemon=True).start()
+        return pb.RebuildIndexResponse(started=True)
+
+    def _progress(self, done: int) -> None:
+        self._live.rebuilt = done
+
+    def GetIndexStatus(self, request: pb.GetIndexStatusRequest, context: Any) -> pb.GetIndexStatusResponse:
+        backend = self._live.backend
+        return pb.GetIndexStatusResponse(
+            backend=backend.name,
+            documents=backend.count(),
+            position=backend.position(),
+            head_position=self._indexer.head_position if self._indexer else 0,
+            rebuilding=self._live.rebuilding,
+            rebuilt_documents=self._live.rebuilt,
+        )
+
+
+def _facet_names(facets: dict[str, list[tuple[str, int]]]) -> dict[str, list[tuple[str, int]]]:
+    names = {index_field: name for name, index_field in service.q.FACETS.items()}
+    return {names[f]: buckets for f, buckets in facets.items()}
