@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from prometheus_client import Counter, Gauge
 
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
@@ -16,6 +17,9 @@ from services.search import documents
 from services.search.backend import SearchBackend
 
 log = logging.getLogger(__name__)
+
+APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied to the index.")
+LAG = Gauge("crm_search_feed_lag_changes", "Changes in the profile feed not yet in the index.")
 
 # The search service reads the archive as a platform service.
 IDENTITY = Caller(id="svc-search", kind="service", scope="all").to_metadata()
@@ -77,9 +81,12 @@ class Indexer:
             reply = self.read(backend.position(), self._batch)
             self.head_position = reply.head_position
             if not reply.changes:
+                LAG.set(0)
                 return 0
             upserts, deletes = batch_of(list(reply.changes))
             backend.apply(upserts, deletes, reply.changes[-1].position)
+            APPLIED.inc(len(reply.changes))
+            LAG.set(max(reply.head_position - reply.changes[-1].position, 0))
             return len(reply.changes)
 
     def run(self) -> None:
