@@ -25,7 +25,11 @@ Manifest = dict[str, Any]
 OVERRIDES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "profile-3-replicas-no-gateway": {
-        "components": {"profile": {"replicas": 3, "hpa": {"enabled": False}}, "gateway": {"enabled": False}},
+        "components": {
+            "profile": {"replicas": 3, "hpa": {"enabled": False}},
+            "gateway": {"enabled": False},
+            "search": {"enabled": False},
+        },
     },
     "image-per-component": {
         "default": {
@@ -188,7 +192,7 @@ def test_hpa_and_pdb_per_enabled_component(chart: helm.Chart) -> None:
     manifests = render(chart)
     deployments = of_kind(manifests, "Deployment")
     hpas, pdbs = of_kind(manifests, "HorizontalPodAutoscaler"), of_kind(manifests, "PodDisruptionBudget")
-    assert set(hpas) == set(pdbs) == set(deployments) == {"profile", "gateway"}
+    assert set(hpas) == set(pdbs) == set(deployments) == {"profile", "search", "gateway"}
     for name, deployment in deployments.items():
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         hpa = hpas[name]["spec"]
@@ -207,7 +211,7 @@ def test_overrides_scale_and_disable(chart: helm.Chart) -> None:
     assert deployments["profile"]["spec"]["replicas"] == 3
     assert "profile" not in of_kind(manifests, "HorizontalPodAutoscaler")
     assert set(of_kind(manifests, "PodDisruptionBudget")) == {"profile"}
-    assert not [m for m in manifests if m["metadata"]["name"].startswith("gateway")]
+    assert not [m for m in manifests if m["metadata"]["name"].startswith(("gateway", "search"))]
 
 
 def test_database_url_only_from_a_secret(chart: helm.Chart) -> None:
