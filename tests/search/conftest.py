@@ -27,18 +27,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBa
         yield opened
         opened.close()
         return
-    from services.search.cluster_backend import ClusterBackend
-
-    alias = f"crm-test-{uuid.uuid4().hex[:10]}"
     if kind == "opensearch-emulator":
         url = request.getfixturevalue("osmem_clone").url
-        cluster = ClusterBackend("opensearch", url, alias)
+        kind = "opensearch"
     else:
         variable = "ELASTICSEARCH_URL" if kind == "elasticsearch" else "OPENSEARCH_URL"
         url = os.environ.get(variable, "")
         if not url:
             pytest.skip(f"{variable} is not set: no real {kind} cluster to test against")
-        cluster = ClusterBackend(kind, url, alias)
+    from services.search.cluster_backend import ClusterBackend
+
+    cluster = ClusterBackend(kind, url, f"crm-test-{uuid.uuid4().hex[:10]}")
     yield cluster
     cluster.drop()
     cluster.close()
