@@ -25,15 +25,23 @@ _PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 class ServiceInterceptor(grpc.ServerInterceptor):
     """Binds the caller, records RED metrics and maps domain errors to gRPC status."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(
+        self,
+        service: str,
+        *,
+        authenticate: Callable[[Any], identity.Caller] = identity.from_metadata,
+        public_methods: frozenset[str] = frozenset(),
+    ) -> None:
         self._metrics = grpc_metrics(service)
+        self._authenticate = authenticate
+        self._public_methods = public_methods
 
     def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
         handler = continuation(details)
         method: str = details.method
         if handler is None or handler.unary_unary is None:
             return handler
-        public = method.startswith(_PUBLIC_PREFIXES)
+        public = method.startswith(_PUBLIC_PREFIXES) or method in self._public_methods
         behaviour = handler.unary_unary
 
         def serve(request: Any, context: grpc.ServicerContext) -> Any:
@@ -42,7 +50,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             token = None
             try:
                 if not public:
-                    caller = identity.from_metadata(context.invocation_metadata())
+                    caller = self._authenticate(context.invocation_metadata())
                     token = identity.bind(caller)
                     telemetry.set_attributes(caller_id=caller.id)
                 return behaviour(request, context)
@@ -122,12 +130,20 @@ def create_server(
     service_names: list[str],
     ready_check: Callable[[], bool],
     max_workers: int = 16,
+    authenticate: Callable[[Any], identity.Caller] = identity.from_metadata,
+    public_methods: frozenset[str] = frozenset(),
 ) -> tuple[grpc.Server, int, Readiness]:
-    """Build a server with our interceptor, health and reflection; returns it and its port."""
+    """Build a server with our interceptor, health and reflection; returns it and its port.
+
+    `authenticate` turns call metadata into the caller (or raises Unauthenticated);
+    `public_methods` (full names, "/pkg.Service/Method") are served without a caller.
+    """
     telemetry.instrument_grpc_server()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service),
-        interceptors=[ServiceInterceptor(service)],
+        interceptors=[
+            ServiceInterceptor(service, authenticate=authenticate, public_methods=public_methods)
+        ],
         options=[
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
             # Clients reconnect now and then, so they find new replicas behind a headless Service.
