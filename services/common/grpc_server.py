@@ -141,9 +141,7 @@ def create_server(
     telemetry.instrument_grpc_server()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service),
-        interceptors=[
-            ServiceInterceptor(service, authenticate=authenticate, public_methods=public_methods)
-        ],
+        interceptors=[ServiceInterceptor(service, authenticate=authenticate, public_methods=public_methods)],
         options=[
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
             # Clients reconnect now and then, so they find new replicas behind a headless Service.

@@ -8,6 +8,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
+from services.common.grpc_client import CHANNEL_OPTIONS
 
 Metadata = Sequence[tuple[str, str]]
 
@@ -16,7 +17,7 @@ class _Client:
     """One channel to a service for the gateway's lifetime, spread over its replicas."""
 
     def __init__(self, address: str, deadline: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address, options=[("grpc.lb_policy_name", "round_robin")])
+        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self._health = health_pb2_grpc.HealthStub(self._channel)
         self._deadline = deadline
 

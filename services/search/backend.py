@@ -1,5 +1,6 @@
 """The interface every search backend implements (tantivy, Elasticsearch, OpenSearch)."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,8 +32,18 @@ class SearchBackend(Protocol):
 
     name: str
 
-    def apply(self, upserts: list[dict[str, Any]], deletes: list[str], position: int) -> None:
-        """Write documents, remove ids, and record the feed position, durably and in that order."""
+    def apply(
+        self,
+        upserts: list[dict[str, Any]],
+        deletes: list[str],
+        position: int,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
+        """Write documents, remove ids, and record the feed position, durably and in that order.
+
+        `versions` gives each id the feed position of its change; a backend shared by several
+        indexers keeps the highest, so a late writer never puts an old snapshot over a new one.
+        """
 
     def position(self) -> int:
         """The last feed position applied (0 for a new index)."""

@@ -30,8 +30,8 @@ def snapshot(customer: pb.Customer) -> dict[str, Any]:
     return json_format.MessageToDict(customer, preserving_proto_field_name=True)
 
 
-def batch_of(changes: list[pb.Change]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Documents to write and ids to remove; the latest change of a customer wins."""
+def batch_of(changes: list[pb.Change]) -> tuple[list[dict[str, Any]], list[str], dict[str, int]]:
+    """Documents to write, ids to remove, and each one's feed position; the latest change wins."""
     latest: dict[str, pb.Change] = {}
     for change in changes:
         latest[change.customer_id] = change
@@ -41,7 +41,7 @@ def batch_of(changes: list[pb.Change]) -> tuple[list[dict[str, Any]], list[str]]
             deletes.append(customer_id)
         else:
             upserts.append(documents.build(snapshot(change.customer)))
-    return upserts, deletes
+    return upserts, deletes, {customer_id: c.position for customer_id, c in latest.items()}
 
 
 class Indexer:
@@ -83,8 +83,8 @@ class Indexer:
             if not reply.changes:
                 LAG.set(0)
                 return 0
-            upserts, deletes = batch_of(list(reply.changes))
-            backend.apply(upserts, deletes, reply.changes[-1].position)
+            upserts, deletes, versions = batch_of(list(reply.changes))
+            backend.apply(upserts, deletes, reply.changes[-1].position, versions)
             APPLIED.inc(len(reply.changes))
             LAG.set(max(reply.head_position - reply.changes[-1].position, 0))
             return len(reply.changes)
@@ -146,7 +146,7 @@ class Indexer:
                 reply = self.read(fresh.position(), self._batch)
                 if not reply.changes:
                     break
-                upserts, deletes = batch_of(list(reply.changes))
-                fresh.apply(upserts, deletes, reply.changes[-1].position)
+                upserts, deletes, versions = batch_of(list(reply.changes))
+                fresh.apply(upserts, deletes, reply.changes[-1].position, versions)
             swap(fresh)
         live.finish_rebuild(fresh)

@@ -7,6 +7,7 @@ import grpc
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
 from services.common import grpc_server
+from services.common.grpc_client import CHANNEL_OPTIONS
 from services.search.backend import SearchBackend
 from services.search.indexer import Indexer
 from services.search.servicer import LiveIndex, SearchServicer
@@ -24,7 +25,7 @@ def create_server(
     live = LiveIndex(backend)
     indexer = None
     if settings.run_indexer:
-        channel = grpc.insecure_channel(settings.profile_addr)
+        channel = grpc.insecure_channel(settings.profile_addr, options=CHANNEL_OPTIONS)
         indexer = Indexer(
             lambda: live.backend,
             profile_pb2_grpc.ProfileServiceStub(channel),

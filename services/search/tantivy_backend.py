@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,17 @@ class TantivyBackend:
                     doc.add_bytes(spec.name, json.dumps(item, ensure_ascii=False).encode())
         return doc
 
-    def apply(self, upserts: list[dict[str, Any]], deletes: list[str], position: int) -> None:
-        """Replace or remove documents, commit, then record the position."""
+    def apply(
+        self,
+        upserts: list[dict[str, Any]],
+        deletes: list[str],
+        position: int,
+        versions: Mapping[str, int] | None = None,
+    ) -> None:
+        """Replace or remove documents, commit, then record the position.
+
+        One process writes a tantivy index, in feed order, so versions are not needed here.
+        """
         with self._lock:
             for data in upserts:
                 self._writer.delete_documents_by_term("id", data["id"])

@@ -68,11 +68,14 @@ def test_a_request_is_one_trace_from_gateway_to_database(tmp_path: Path) -> None
 
 
 def test_log_lines_carry_the_trace_and_span_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
     crm_logging.setup("profile")
     tracer = TracerProvider().get_tracer("test")
     with tracer.start_as_current_span("work") as span:
         logging.getLogger("crm.test").warning("customer saved")
         ctx = span.get_span_context()
+    root.handlers[:], _ = saved[0], root.setLevel(saved[1])
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["message"] == "customer saved" and line["service"] == "profile"
     assert line["trace_id"] == f"{ctx.trace_id:032x}" and line["span_id"] == f"{ctx.span_id:016x}"
