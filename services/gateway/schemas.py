@@ -145,7 +145,9 @@ class CustomerRead(_Out):
     address: str | None = None
     scale: str | None = None
     tier: Annotated[str, Field(description="A/B/C from the last 12 months' orders")]
-    deal_amount_12m: Money
+    deal_amount_12m: Annotated[
+        Money | None, Field(description="Last 12 months' orders; null when you may not see financial data")
+    ] = None
     status: str
     stage: str
     owner_id: str | None = None
@@ -319,7 +321,7 @@ class CustomerView(_Out):
     recent_service_records: list[ServiceRecordRead] = []
     interaction_count: int = 0
     order_count: int = 0
-    lifetime_order_amount: Money = Decimal(0)
+    lifetime_order_amount: Money | None = None
     last_interaction_at: datetime | None = None
     last_order_at: datetime | None = None
     open_service_records: int = 0

@@ -13,7 +13,7 @@ from crm.profile.v1 import profile_pb2_grpc
 from services.common import identity, telemetry
 from services.common.db import Database
 from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
-from services.profile import custom_fields, journal, related, service
+from services.profile import custom_fields, journal, related, service, visibility
 from services.profile.settings import ProfileSettings
 
 M = TypeVar("M", bound=Message)
@@ -32,6 +32,8 @@ def to_message(cls: type[M], data: dict[str, Any]) -> M:
 
 
 def _customer(data: dict[str, Any]) -> pb.Customer:
+    """A customer message holding only what the current caller may see."""
+    data = visibility.customer(data, identity.current())
     data = {**data, "contacts": [{k: v for k, v in c.items() if v is not None} for c in data["contacts"]]}
     return to_message(pb.Customer, data)
 
@@ -165,7 +167,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             rows = journal.history(
                 session, customer_id=request.customer_id, before_position=before, limit=size + 1
             )
-            revisions = [_revision(r) for r in rows[:size]]
+            revisions = [_revision(r, identity.current()) for r in rows[:size]]
         next_token = service.encode_token([rows[size - 1].position]) if len(rows) > size else ""
         return pb.ListCustomerHistoryResponse(
             revisions=revisions, page=common_pb2.PageInfo(next_page_token=next_token)
@@ -176,6 +178,15 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         with self._db.session_scope(readonly=True) as session:
             result = related.view(session=session, caller=identity.current(), customer_id=request.customer_id)
         customer = result.pop("customer")
+        if "purchase" in identity.current().hidden_fields:
+            result |= {
+                "recent_orders": [],
+                "order_count": None,
+                "lifetime_order_amount": None,
+                "last_order_at": None,
+            }
+        if "financial" in identity.current().hidden_fields:
+            result["contracts"] = []
         view = to_message(pb.CustomerView, result)
         view.customer.CopyFrom(_customer(customer))
         return pb.GetCustomerViewResponse(view=view)
@@ -232,18 +243,22 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         )
 
     def CreateOrder(self, request: pb.CreateOrderRequest, context: Any) -> pb.CreateOrderResponse:
+        visibility.require_group(identity.current(), "purchase")
         row = self._create_related("orders", request.customer_id, request.order, settings=self._settings)
         return pb.CreateOrderResponse(order=to_message(pb.Order, row))
 
     def ListOrders(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListOrdersResponse:
+        visibility.require_group(identity.current(), "purchase")
         rows, page = self._list_related("orders", request)
         return pb.ListOrdersResponse(orders=[to_message(pb.Order, r) for r in rows], page=page)
 
     def CreateContract(self, request: pb.CreateContractRequest, context: Any) -> pb.CreateContractResponse:
+        visibility.require_group(identity.current(), "financial")
         row = self._create_related("contracts", request.customer_id, request.contract)
         return pb.CreateContractResponse(contract=to_message(pb.Contract, row))
 
     def ListContracts(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListContractsResponse:
+        visibility.require_group(identity.current(), "financial")
         rows, page = self._list_related("contracts", request)
         return pb.ListContractsResponse(contracts=[to_message(pb.Contract, r) for r in rows], page=page)
 
@@ -311,7 +326,7 @@ def _timestamp(value: Any) -> Timestamp:
     return ts
 
 
-def _revision(row: Any) -> pb.Revision:
+def _revision(row: Any, caller: identity.Caller) -> pb.Revision:
     def value(v: Any) -> struct_pb2.Value:
         return json_format.ParseDict(v, struct_pb2.Value())
 
@@ -325,7 +340,7 @@ def _revision(row: Any) -> pb.Revision:
         trace_id=(row.traceparent or "")[3:35],
         changes=[
             common_pb2.FieldChange(field=c["field"], old_value=value(c["old"]), new_value=value(c["new"]))
-            for c in row.changes
+            for c in visibility.changes(row.changes, caller)
         ],
     )
 

@@ -327,3 +327,14 @@ def test_financial_fields(api: httpx.Client) -> None:
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "credit_limit"
     history = api.get(f"{url}/history").json()["items"][0]["changes"]
     assert history == [{"field": "outstanding_amount", "old": "12500.50", "new": "0.00"}]
+
+
+def test_financial_data_stays_hidden_from_roles_without_it(api: httpx.Client) -> None:
+    made = create(api, credit_limit="90000.00")
+    agent = {"X-Dev-Caller": "V1", "X-Dev-Roles": "service", "X-Dev-Scope": "all"}
+    url = f"/api/v1/customers/{made['id']}"
+    seen = api.get(url, headers=agent).json()
+    assert seen["credit_limit"] is None and seen["deal_amount_12m"] is None
+    assert seen["name"] == made["name"] and seen["contacts"][0]["phones"]
+    assert api.get(f"{url}/contracts", headers=agent).status_code == 403
+    assert api.get(f"{url}/view", headers=agent).json()["contracts"] == []

@@ -192,3 +192,58 @@ def test_red_and_pool_metrics_are_exported(profile: Stack, stub: profile_pb2_grp
     assert f'crm_profile_grpc_requests_total{{code="NOT_FOUND",method="{method}/GetCustomer"}}' in text
     assert f'crm_profile_grpc_request_duration_seconds_count{{method="{method}/ListCustomers"}}' in text
     assert 'crm_profile_db_pool_connections{state="checked_out"}' in text
+
+
+def test_hidden_field_groups_leave_every_shape(stub: profile_pb2_grpc.ProfileServiceStub) -> None:
+    made = stub.CreateCustomer(
+        pb.CreateCustomerRequest(customer=new_customer()), metadata=ADMIN, timeout=5
+    ).customer
+    stub.CreateOrder(
+        pb.CreateOrderRequest(
+            customer_id=made.id,
+            order=pb.Order(product="服务器", amount="1000.00", ordered_at={"seconds": 1_700_000_000}),
+        ),
+        metadata=ADMIN,
+        timeout=5,
+    )
+    blind = Caller(
+        id="M7", roles=("marketing",), scope="all", hidden_fields=("contact", "purchase")
+    ).to_metadata()
+    seen = stub.GetCustomer(pb.GetCustomerRequest(customer_id=made.id), metadata=blind, timeout=5).customer
+    assert seen.contacts[0].name == "陈晨" and list(seen.contacts[0].phones) == []
+    assert not seen.HasField("last_order_at")
+    listed = stub.ListCustomers(pb.ListCustomersRequest(), metadata=blind, timeout=5).customers
+    assert all(not c.contacts[0].phones for c in listed)
+    view = stub.GetCustomerView(
+        pb.GetCustomerViewRequest(customer_id=made.id), metadata=blind, timeout=5
+    ).view
+    assert list(view.recent_orders) == [] and view.lifetime_order_amount == ""
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ListOrders(pb.ListRelatedRequest(customer_id=made.id), metadata=blind, timeout=5)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_history_does_not_reveal_hidden_values(stub: profile_pb2_grpc.ProfileServiceStub) -> None:
+    made = stub.CreateCustomer(
+        pb.CreateCustomerRequest(customer=new_customer()), metadata=ADMIN, timeout=5
+    ).customer
+    stub.UpdateCustomer(
+        pb.UpdateCustomerRequest(
+            customer_id=made.id,
+            expected_version=1,
+            customer=pb.Customer(credit_limit="5000.00", stage="intent"),
+            update_mask=field_mask_pb2.FieldMask(paths=["credit_limit", "stage"]),
+        ),
+        metadata=ADMIN,
+        timeout=5,
+    )
+    agent = Caller(id="V7", roles=("service",), scope="all", hidden_fields=("financial",)).to_metadata()
+    latest = stub.ListCustomerHistory(
+        pb.ListCustomerHistoryRequest(customer_id=made.id), metadata=agent, timeout=5
+    ).revisions[0]
+    changes = {
+        c.field: (c.old_value.WhichOneof("kind"), c.new_value.WhichOneof("kind")) for c in latest.changes
+    }
+    assert changes["credit_limit"] == ("null_value", "null_value")  # changed, but not shown
+    stage = next(c for c in latest.changes if c.field == "stage")
+    assert stage.new_value.string_value == "intent"
