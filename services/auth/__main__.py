@@ -1,0 +1,76 @@
+"""Entry point: `python -m services.auth [serve|migrate|create-admin|seed-demo]`."""
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.auth import demo, migrate, server, service
+from services.auth.settings import AuthSettings
+from services.common import logging as crm_logging
+from services.common import metrics, telemetry
+from services.common.db import Database
+from services.common.errors import DomainError
+
+
+def main() -> None:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m services.auth")
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "create-admin", "seed-demo"]
+    )
+    parser.add_argument("--employee-id", help="create-admin: the administrator's employee ID")
+    parser.add_argument("--name", help="create-admin: the administrator's display name")
+    parser.add_argument("--org-unit", default="", help="create-admin: an existing org unit id")
+    parser.add_argument("--output", type=Path, help="seed-demo: where to write the demo credentials")
+    args = parser.parse_args()
+    settings = AuthSettings()
+    crm_logging.setup(server.SERVICE, settings.log_level)
+    if args.command == "seed-demo" and settings.mode == "production":
+        sys.exit("error: demo users are for the embedded mode only; refusing in production")
+    url = settings.resolved_database_url()
+    if args.command == "migrate":
+        migrate.upgrade(url)
+        return
+    if args.command == "serve":
+        telemetry.setup(server.SERVICE)
+    if settings.mode == "embedded":
+        migrate.upgrade(url)  # one process owns its SQLite file; production runs a migration Job
+    db = Database(url, service=server.SERVICE)
+    try:
+        if args.command == "create-admin":
+            create_admin(db, settings, employee_id=args.employee_id, name=args.name, org_unit=args.org_unit)
+            return
+        if args.command == "seed-demo":
+            output = args.output or settings.data_dir / "demo-users.json"
+            demo.seed(db, settings=settings, output=output, now=datetime.now(UTC))
+            return
+    except DomainError as exc:
+        sys.exit(f"error: {exc.message}")
+    metrics.serve_metrics(settings.metrics_port)
+    server.serve(settings, db)
+
+
+def create_admin(db: Database, settings: AuthSettings, *, employee_id: str, name: str, org_unit: str) -> None:
+    """Create an administrator with a generated password, written once to the terminal."""
+    if not employee_id or not name:
+        sys.exit("error: create-admin needs --employee-id and --name")
+    with db.session_scope() as session:
+        _, password = service.create_user(
+            session=session,
+            settings=settings,
+            employee_id=employee_id,
+            display_name=name,
+            org_unit_id=org_unit,
+            roles=["admin"],
+            now=datetime.now(UTC),
+        )
+    # The one place the password appears: the operator's terminal, never a log.
+    sys.stdout.write(
+        f"administrator {employee_id} created\none-time password: {password}\n"
+        "change it and enrol TOTP at first login\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Tables owned by the auth service. Times are UTC."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import UTCDateTime
+
+
+class AuthBase(DeclarativeBase):
+    """The auth service's own metadata."""
+
+
+class OrgUnit(AuthBase):
+    """A node of the organisation tree: company -> region -> team."""
+
+    __tablename__ = "org_units"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Role(AuthBase):
+    """A named set of permissions, a record scope and field-group rules."""
+
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scope: Mapped[str] = mapped_column(String(10))
+    # field group -> visible | masked | hidden
+    field_rules: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(AuthBase):
+    """An employee who logs in to the portal."""
+
+    __tablename__ = "users"
+
+    employee_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    org_unit_id: Mapped[str | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Base32 TOTP secret, pending until totp_enrolled. Stored as is for now: issue 6 wraps it
+    # with the key provider like every other secret at rest.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(AuthBase):
+    """Consecutive failed logins per typed employee id, whether or not the id exists.
+
+    Keyed by the id as typed, not by users, so unknown ids lock exactly like real ones and the
+    lockout reveals nothing about which ids exist.
+    """
+
+    __tablename__ = "login_throttles"
+
+    employee_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryCode(AuthBase):
+    """A single-use code accepted instead of a TOTP code; only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("users.employee_id"), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(AuthBase):
+    """One refresh token of a login session (family); only its SHA-256 is kept."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(String(32), index=True)
+    employee_id: Mapped[str] = mapped_column(ForeignKey("users.employee_id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when traded for a new token; presenting it again means it was stolen.
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SigningKey(AuthBase):
+    """An Ed25519 key pair signing tokens; the newest active one signs.
+
+    The private key is stored as unencrypted PKCS#8 PEM for now: issue 6 wraps it with the
+    key provider (Vault in production, a local key file embedded).
+    """
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set when a newer key took over; the public key stays published until its tokens expire.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiClient(AuthBase):
+    """A partner system using OAuth2 client credentials."""
+
+    __tablename__ = "api_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    # The secret before the last rotation, valid until previous_secret_expires_at.
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer)
+    ip_allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
+    record_scope: Mapped[str] = mapped_column(String(10), default="own")
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
