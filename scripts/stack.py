@@ -21,7 +21,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 # Start order: each service's dependencies come before it.
-SERVICES = ("profile", "search", "gateway")
+SERVICES = ("auth", "profile", "search", "gateway")
+# Services that call other services, and the scopes their own API clients need.
+SERVICE_CLIENTS = {"search": ("feed:read", "customer:read")}
 PYTHON = sys.executable
 
 
@@ -72,7 +74,12 @@ class Stack:
     profile_metrics_port: int = 0
     search_port: int = 0
     search_metrics_port: int = 0
+    auth_port: int = 0
+    # Tests reach services with the unsigned development identity; `make up` does not.
+    dev_identity: bool = True
     env: dict[str, str] = field(default_factory=dict)
+    # Extra variables for one service only (its own credentials).
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     detached: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -83,6 +90,7 @@ class Stack:
         self.profile_metrics_port = self.profile_metrics_port or free_port()
         self.search_port = self.search_port or free_port()
         self.search_metrics_port = self.search_metrics_port or free_port()
+        self.auth_port = self.auth_port or free_port()
 
     @property
     def gateway_url(self) -> str:
@@ -93,6 +101,11 @@ class Stack:
     def profile_address(self) -> str:
         """host:port of the profile gRPC service."""
         return f"127.0.0.1:{self.profile_port}"
+
+    @property
+    def auth_address(self) -> str:
+        """host:port of the auth gRPC service."""
+        return f"127.0.0.1:{self.auth_port}"
 
     @property
     def search_address(self) -> str:
@@ -108,9 +121,13 @@ class Stack:
             "PROFILE_ADDR": self.profile_address,
             "CRM_PROFILE_LISTEN_ADDRESS": self.profile_address,
             "SEARCH_ADDR": self.search_address,
+            "AUTH_ADDR": self.auth_address,
+            "CRM_AUTH_LISTEN_ADDRESS": self.auth_address,
+            "CRM_DEV_IDENTITY": "true" if self.dev_identity else "false",
             "CRM_SEARCH_LISTEN_ADDRESS": self.search_address,
             "CRM_GATEWAY_PORT": str(self.gateway_port),
             **self.env,
+            **self.service_env.get(service, {}),
         }
         if service in ("profile", "search"):
             env["CRM_METRICS_PORT"] = str(getattr(self, f"{service}_metrics_port"))
@@ -156,18 +173,40 @@ class Stack:
             proc.wait()
 
     def migrate(self) -> None:
-        """Create or upgrade the profile database schema."""
-        subprocess.run(
-            [PYTHON, "-m", "services.profile", "migrate"],
+        """Create or upgrade every database schema."""
+        for service in ("auth", "profile"):
+            self.command(service, "migrate")
+
+    def use_service_clients(self) -> None:
+        """Give services that call others their own API clients (their secrets stay under run/)."""
+        for service, scopes in SERVICE_CLIENTS.items():
+            path = self.data_dir / "run" / f"{service}-client.json"
+            self.command(
+                "auth", "service-client", "--service", service, "--scopes", *scopes, "--output", str(path)
+            )
+            credentials = json.loads(path.read_text())
+            self.service_env[service] = {
+                "CRM_SERVICE_CLIENT_ID": credentials["client_id"],
+                "CRM_SERVICE_CLIENT_SECRET": credentials["client_secret"],
+            }
+
+    def command(self, service: str, *args: str) -> str:
+        """Run one of a service's commands (python -m services.<service> ...); its output."""
+        done = subprocess.run(
+            [PYTHON, "-m", f"services.{service}", *args],
             cwd=ROOT,
-            env=self._env("profile"),
+            env=self._env(service),
             check=True,
-            stdout=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        return done.stdout
 
     def start(self) -> "Stack":
         """Start every service in dependency order."""
         self.migrate()
+        if not self.dev_identity:
+            self.use_service_clients()
         for service in SERVICES:
             self.start_service(service)
         return self
@@ -205,9 +244,12 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
             print(f"already running: API {state['api']}  docs {state['docs']}")
             return
         down(data_dir)
-    stack = Stack(data_dir=data_dir, gateway_port=port, detached=True)
+    stack = Stack(data_dir=data_dir, gateway_port=port, detached=True, dev_identity=False)
     stack.migrate()
+    stack.use_service_clients()
+    users = data_dir / "demo-users.json"
     if demo:
+        stack.command("auth", "seed-demo", "--output", str(users))
         subprocess.run(
             [PYTHON, "-m", "services.profile", "seed-demo", "--customers", str(customers)],
             cwd=ROOT,
@@ -229,6 +271,8 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
         f"http://127.0.0.1:{stack.profile_metrics_port}/metrics (profile), "
         f"http://127.0.0.1:{stack.search_metrics_port}/metrics (search)"
     )
+    if demo:
+        print(f"  Users:   {users} (one per role); a token: .venv/bin/python -m scripts.login S1001")
     print(f"  Logs:    {data_dir / 'log'}   Stop with: make down")
 
 

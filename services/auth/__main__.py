@@ -1,14 +1,16 @@
-"""Entry point: `python -m services.auth [serve|migrate|create-admin|seed-demo]`."""
+"""Entry point: `python -m services.auth [serve|migrate|create-admin|seed-demo|service-client]`."""
 
 import argparse
+import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from services.auth import demo, migrate, server, service
+from services.auth import clients, demo, migrate, server, service
 from services.auth.settings import AuthSettings
+from services.common import identity, metrics, telemetry
 from services.common import logging as crm_logging
-from services.common import metrics, telemetry
 from services.common.db import Database
 from services.common.errors import DomainError
 
@@ -17,17 +19,22 @@ def main() -> None:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m services.auth")
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "migrate", "create-admin", "seed-demo"]
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate", "create-admin", "seed-demo", "service-client"],
     )
     parser.add_argument("--employee-id", help="create-admin: the administrator's employee ID")
     parser.add_argument("--name", help="create-admin: the administrator's display name")
     parser.add_argument("--org-unit", default="", help="create-admin: an existing org unit id")
-    parser.add_argument("--output", type=Path, help="seed-demo: where to write the demo credentials")
+    parser.add_argument("--output", type=Path, help="seed-demo, service-client: where to write credentials")
+    parser.add_argument("--service", help="service-client: the platform service it is for, e.g. search")
+    parser.add_argument("--scopes", nargs="*", default=[], help="service-client: the scopes it needs")
     args = parser.parse_args()
     settings = AuthSettings()
     crm_logging.setup(server.SERVICE, settings.log_level)
-    if args.command == "seed-demo" and settings.mode == "production":
-        sys.exit("error: demo users are for the embedded mode only; refusing in production")
+    if args.command in ("seed-demo", "service-client") and settings.mode == "production":
+        sys.exit(f"error: {args.command} is for the embedded mode only; refusing in production")
     url = settings.resolved_database_url()
     if args.command == "migrate":
         migrate.upgrade(url)
@@ -44,6 +51,9 @@ def main() -> None:
         if args.command == "seed-demo":
             output = args.output or settings.data_dir / "demo-users.json"
             demo.seed(db, settings=settings, output=output, now=datetime.now(UTC))
+            return
+        if args.command == "service-client":
+            service_client(db, settings, service_name=args.service, scopes=args.scopes, output=args.output)
             return
     except DomainError as exc:
         sys.exit(f"error: {exc.message}")
@@ -70,6 +80,38 @@ def create_admin(db: Database, settings: AuthSettings, *, employee_id: str, name
         f"administrator {employee_id} created\none-time password: {password}\n"
         "change it and enrol TOTP at first login\n"
     )
+
+
+def service_client(
+    db: Database, settings: AuthSettings, *, service_name: str, scopes: list[str], output: Path | None
+) -> None:
+    """Give a platform service its own API client (embedded mode), credentials in a 0600 file.
+
+    In production the operator creates these clients and hands the secrets over as Secrets.
+    """
+    if not service_name or not scopes or output is None:
+        sys.exit("error: service-client needs --service, --scopes and --output")
+    if output.exists():
+        known = json.loads(output.read_text())
+        with db.session_scope(readonly=True) as session:
+            if any(c.client_id == known["client_id"] for c in clients.list_clients(session=session)):
+                return
+    caller = identity.Caller(id="ops:embedded-setup", kind="service", roles=("admin",), scope="all")
+    with db.session_scope() as session:
+        client, secret = clients.create(
+            session=session,
+            settings=settings,
+            caller=caller,
+            name=f"svc-{service_name}",
+            scopes=scopes,
+            record_scope="all",
+            now=datetime.now(UTC),
+        )
+        client_id = client.client_id
+    output.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump({"client_id": client_id, "client_secret": secret}, handle)
 
 
 if __name__ == "__main__":

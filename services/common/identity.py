@@ -26,6 +26,12 @@ class Caller:
     teammates: tuple[str, ...] = field(default=())
     # Field groups (contact, financial, ...) the caller may neither see nor search on.
     hidden_fields: tuple[str, ...] = field(default=())
+    # Actions on resources, e.g. customer:read; "*" grants everything.
+    permissions: tuple[str, ...] = field(default=())
+
+    def can(self, permission: str) -> bool:
+        """Whether the caller holds a permission."""
+        return "*" in self.permissions or permission in self.permissions
 
     def to_metadata(self) -> list[tuple[str, str]]:
         """The metadata pairs that carry this identity on a gRPC call."""
@@ -37,6 +43,7 @@ class Caller:
             (_PREFIX + "org-unit", self.org_unit),
             (_PREFIX + "teammates", ",".join(self.teammates)),
             (_PREFIX + "hidden-fields", ",".join(self.hidden_fields)),
+            (_PREFIX + "permissions", ",".join(self.permissions)),
         ]
 
     def may_reach(self, owner_id: str | None) -> bool:
@@ -70,6 +77,7 @@ def from_metadata(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Calle
         org_unit=str(values.get("org-unit", "")),
         teammates=_list("teammates"),
         hidden_fields=_list("hidden-fields"),
+        permissions=_list("permissions"),
     )
 
 

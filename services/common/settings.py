@@ -3,7 +3,7 @@
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,3 +29,19 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     # Deadline given to every outgoing gRPC call.
     rpc_deadline_seconds: float = Field(default=5.0, gt=0)
+    # The auth service, whose published keys verify every caller's access token.
+    auth_addr: str = Field(default="127.0.0.1:50053", validation_alias="AUTH_ADDR")
+    # Embedded mode only: accept the unsigned development identity (x-crm-caller-* metadata,
+    # X-Dev-* headers at the gateway) from callers without a token. Never in production.
+    dev_identity: bool = Field(default=False, validation_alias="CRM_DEV_IDENTITY")
+    # This service's own API client, for calls it makes to other services.
+    service_client_id: str = Field(default="", validation_alias="CRM_SERVICE_CLIENT_ID")
+    service_client_secret: SecretStr = Field(
+        default=SecretStr(""), validation_alias="CRM_SERVICE_CLIENT_SECRET"
+    )
+
+    @model_validator(mode="after")
+    def _no_dev_identity_in_production(self) -> "ServiceSettings":
+        if self.dev_identity and self.mode != Mode.EMBEDDED:
+            raise ValueError("CRM_DEV_IDENTITY is only for the embedded mode")
+        return self

@@ -145,4 +145,5 @@ class TokenVerifier:
             org_unit=str(claims.get("org_unit") or ""),
             teammates=strings("teammates"),
             hidden_fields=strings("hidden_fields"),
+            permissions=strings("permissions"),
         )

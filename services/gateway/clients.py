@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm.auth.v1 import auth_pb2, auth_pb2_grpc
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
@@ -34,6 +35,46 @@ class _Client:
         except grpc.RpcError:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+class AuthClient(_Client):
+    """The auth service: logins, tokens and the second factor."""
+
+    def __init__(self, address: str, deadline: float) -> None:
+        super().__init__(address, deadline)
+        self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
+
+    async def login(self, md: Metadata, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
+        """AuthService.Login."""
+        return await self._stub.Login(req, metadata=md, timeout=self._deadline)
+
+    async def change_password(
+        self, md: Metadata, req: auth_pb2.ChangePasswordRequest
+    ) -> auth_pb2.ChangePasswordResponse:
+        """AuthService.ChangePassword."""
+        return await self._stub.ChangePassword(req, metadata=md, timeout=self._deadline)
+
+    async def enroll_totp(self, md: Metadata, req: auth_pb2.EnrollTotpRequest) -> auth_pb2.EnrollTotpResponse:
+        """AuthService.EnrollTotp."""
+        return await self._stub.EnrollTotp(req, metadata=md, timeout=self._deadline)
+
+    async def verify_totp(self, md: Metadata, req: auth_pb2.VerifyTotpRequest) -> auth_pb2.VerifyTotpResponse:
+        """AuthService.VerifyTotp."""
+        return await self._stub.VerifyTotp(req, metadata=md, timeout=self._deadline)
+
+    async def refresh(self, md: Metadata, req: auth_pb2.RefreshRequest) -> auth_pb2.RefreshResponse:
+        """AuthService.Refresh."""
+        return await self._stub.Refresh(req, metadata=md, timeout=self._deadline)
+
+    async def logout(self, md: Metadata, req: auth_pb2.LogoutRequest) -> auth_pb2.LogoutResponse:
+        """AuthService.Logout."""
+        return await self._stub.Logout(req, metadata=md, timeout=self._deadline)
+
+    async def issue_client_token(
+        self, md: Metadata, req: auth_pb2.IssueClientTokenRequest
+    ) -> auth_pb2.IssueClientTokenResponse:
+        """AuthService.IssueClientToken."""
+        return await self._stub.IssueClientToken(req, metadata=md, timeout=self._deadline)
 
 
 class SearchClient(_Client):

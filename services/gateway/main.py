@@ -6,11 +6,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from services.common import telemetry
+from services.common import authn, telemetry
 from services.gateway import errors
-from services.gateway.clients import ProfileClient, SearchClient
+from services.gateway.clients import AuthClient, ProfileClient, SearchClient
 from services.gateway.middleware import RequestContextMiddleware
-from services.gateway.routes import admin, customers, ops, related, search
+from services.gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from services.gateway.routes import admin, auth, customers, ops, related, search
 from services.gateway.settings import GatewaySettings
 
 DESCRIPTION = """
@@ -28,11 +29,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         telemetry.instrument_grpc_aio_client()
         app.state.profile = ProfileClient(settings.profile_addr, settings.rpc_deadline_seconds)
         app.state.search = SearchClient(settings.search_addr, settings.rpc_deadline_seconds)
+        app.state.auth = AuthClient(settings.auth_addr, settings.rpc_deadline_seconds)
         try:
             yield
         finally:
             await app.state.profile.close()
             await app.state.search.close()
+            await app.state.auth.close()
 
     app = FastAPI(
         title="Customer information platform API",
@@ -41,8 +44,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.verifier = authn.verifier(settings)
+    app.state.rate_limiter = (
+        RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+    )
     errors.install(app)
-    for module in (customers, related, search, admin, ops):
+    for module in (auth, customers, related, search, admin, ops):
         app.include_router(module.router)
     if telemetry.enabled():
         # The per-message ASGI send/receive spans say nothing an operator needs and cost time.

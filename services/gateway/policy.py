@@ -1,10 +1,8 @@
-"""Which roles hold which permissions and may see which field groups.
+"""The development identity's roles: which permissions they hold, which field groups they miss.
 
-Roles and permissions become data of the auth service; until then this table is the policy,
-and services check the caller's scope again on their side.
+Real callers carry their permissions and hidden field groups in their access tokens (roles are
+data of the auth service, seeded with this same table); this one only serves X-Dev-* callers.
 """
-
-from services.common.identity import Caller
 
 _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
@@ -39,10 +37,6 @@ def hidden_fields(roles: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(frozenset.intersection(*sets))) if sets else ()
 
 
-def allowed(caller: Caller, permission: str) -> bool:
-    """Whether any of the caller's roles grants the permission."""
-    for role in caller.roles:
-        granted = _ROLE_PERMISSIONS.get(role, frozenset())
-        if "*" in granted or permission in granted:
-            return True
-    return False
+def permissions(roles: tuple[str, ...]) -> tuple[str, ...]:
+    """Every permission the roles grant together."""
+    return tuple(sorted({p for role in roles for p in _ROLE_PERMISSIONS.get(role, frozenset())}))

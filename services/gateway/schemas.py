@@ -477,3 +477,79 @@ class SuggestionRead(_Out):
 
 class SuggestionList(_Out):
     items: list[SuggestionRead]
+
+
+class LoginRequest(_Body):
+    employee_id: Annotated[str, Field(min_length=1, max_length=64, examples=["S1001"])]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+    totp_code: Annotated[
+        str | None, Field(max_length=32, description="The 6-digit code, or a recovery code")
+    ] = None
+
+
+class TokensRead(_Out):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+
+
+class ChallengeRead(_Out):
+    kind: Annotated[
+        str, Field(description="password_change_required, totp_enrollment_required or totp_required")
+    ]
+    setup_token: str | None = None
+    setup_token_expires_in: int | None = None
+    totp_secret: str | None = None
+    totp_provisioning_uri: str | None = None
+
+
+class LoginResult(_Out):
+    """Either tokens, or what must happen first (change the password, enrol or give TOTP)."""
+
+    tokens: TokensRead | None = None
+    challenge: ChallengeRead | None = None
+
+
+class PasswordChange(_Body):
+    setup_token: Annotated[str | None, Field(max_length=4096)] = None
+    employee_id: Annotated[str | None, Field(max_length=64)] = None
+    current_password: Annotated[str, Field(min_length=1, max_length=256)]
+    new_password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class PasswordChangeResult(_Out):
+    challenge: ChallengeRead | None = None
+
+
+class SetupToken(_Body):
+    setup_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class TotpEnrollment(_Out):
+    totp_secret: str
+    totp_provisioning_uri: str
+
+
+class TotpVerification(_Body):
+    setup_token: Annotated[str, Field(min_length=1, max_length=4096)]
+    totp_code: Annotated[str, Field(min_length=6, max_length=32)]
+
+
+class TotpVerified(_Out):
+    recovery_codes: list[str]
+    tokens: TokensRead
+
+
+class RefreshToken(_Body):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class OAuthToken(_Out):
+    """RFC 6749 §5.1 access token response."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str

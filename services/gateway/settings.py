@@ -12,7 +12,9 @@ class GatewaySettings(ServiceSettings):
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="CRM_GATEWAY_PORT")
     profile_addr: str = Field(default="127.0.0.1:50051", validation_alias="PROFILE_ADDR")
     search_addr: str = Field(default="127.0.0.1:50052", validation_alias="SEARCH_ADDR")
+    # Partner request budgets are counted in Redis when set (shared by replicas), else in memory.
+    redis_url: str = Field(default="", validation_alias="CRM_REDIS_URL")
     # Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=1_048_576, gt=0, validation_alias="CRM_GATEWAY_MAX_BODY_BYTES")
-    # The identity every request carries until the auth service signs real ones (embedded only).
+    # The development identity's default id (CRM_DEV_IDENTITY, embedded only).
     dev_caller_id: str = Field(default="dev-admin", validation_alias="CRM_DEV_CALLER_ID")

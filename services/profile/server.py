@@ -5,7 +5,7 @@ import logging
 import grpc
 
 from crm.profile.v1 import profile_pb2, profile_pb2_grpc
-from services.common import grpc_server
+from services.common import authn, grpc_server
 from services.common.db import Database
 from services.profile.servicer import ProfileServicer
 from services.profile.settings import ProfileSettings
@@ -24,6 +24,7 @@ def create_server(settings: ProfileSettings, db: Database) -> tuple[grpc.Server,
         register=lambda server: profile_pb2_grpc.add_ProfileServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
         ready_check=db.ping,
+        authenticate=authn.authenticator(settings),
     )
 
 

@@ -295,8 +295,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.CreateCustomFieldResponse(custom_field=to_message(pb.CustomField, row))
 
     def ReadChanges(self, request: pb.ReadChangesRequest, context: Any) -> pb.ReadChangesResponse:
-        if "admin" not in identity.current().roles and identity.current().kind != "service":
-            raise PermissionDenied("only platform services read the change feed")
+        caller = identity.current()
+        if "admin" not in caller.roles and not caller.can("feed:read"):
+            raise PermissionDenied("reading the change feed needs the feed:read permission")
         limit = request.limit or 500
         if not 1 <= limit <= 1000 or request.after_position < 0:
             raise InvalidArgument(

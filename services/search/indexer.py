@@ -12,7 +12,6 @@ from prometheus_client import Counter, Gauge
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
-from services.common.identity import Caller
 from services.search import documents
 from services.search.backend import SearchBackend
 
@@ -21,8 +20,8 @@ log = logging.getLogger(__name__)
 APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied to the index.")
 LAG = Gauge("crm_search_feed_lag_changes", "Changes in the profile feed not yet in the index.")
 
-# The search service reads the archive as a platform service.
-IDENTITY = Caller(id="svc-search", kind="service", scope="all").to_metadata()
+# What the search service asks of the profile service.
+SCOPES = ("feed:read", "customer:read")
 
 
 def snapshot(customer: pb.Customer) -> dict[str, Any]:
@@ -55,7 +54,9 @@ class Indexer:
         batch: int,
         poll_seconds: float,
         deadline: float,
+        credentials: Callable[[], list[tuple[str, str]]],
     ) -> None:
+        self._credentials = credentials
         self._backend = backend
         self._profile = profile
         self._batch = batch
@@ -70,7 +71,7 @@ class Indexer:
         """One page of the feed."""
         return self._profile.ReadChanges(
             pb.ReadChangesRequest(after_position=after, limit=limit),
-            metadata=IDENTITY,
+            metadata=self._credentials(),
             timeout=self._deadline,
         )
 
@@ -129,7 +130,7 @@ class Indexer:
                     order_by="created_at",
                     page=common_pb2.PageRequest(page_size=200, page_token=token),
                 ),
-                metadata=IDENTITY,
+                metadata=self._credentials(),
                 timeout=self._deadline,
             )
             docs = [documents.build(snapshot(c)) for c in page.customers]

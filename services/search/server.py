@@ -6,10 +6,10 @@ import grpc
 
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
-from services.common import grpc_server
+from services.common import authn, grpc_server
 from services.common.grpc_client import CHANNEL_OPTIONS
 from services.search.backend import SearchBackend
-from services.search.indexer import Indexer
+from services.search.indexer import SCOPES, Indexer
 from services.search.servicer import LiveIndex, SearchServicer
 from services.search.settings import SearchSettings
 
@@ -32,6 +32,7 @@ def create_server(
             batch=settings.feed_batch,
             poll_seconds=settings.feed_poll_seconds,
             deadline=settings.rpc_deadline_seconds,
+            credentials=authn.ServiceCredentials(settings, service=SERVICE, scopes=SCOPES).metadata,
         )
     servicer = SearchServicer(live, indexer)
     server, port, readiness = grpc_server.create_server(
@@ -40,6 +41,7 @@ def create_server(
         register=lambda s: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, s),
         service_names=[SERVICE_NAME],
         ready_check=lambda: _answers(live),
+        authenticate=authn.authenticator(settings),
     )
     return server, port, readiness, indexer
 

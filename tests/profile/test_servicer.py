@@ -16,7 +16,7 @@ from services.common.errors import violations_of
 from services.common.identity import Caller
 
 ADMIN = Caller(id="u-admin", roles=("admin",), scope="all").to_metadata()
-FEED_READER = Caller(id="svc-search", kind="service", scope="all").to_metadata()
+FEED_READER = Caller(id="svc-search", kind="service", scope="all", permissions=("feed:read",)).to_metadata()
 REP = Caller(id="S1001", roles=("sales",), scope="own").to_metadata()
 
 

@@ -19,9 +19,10 @@ async def readyz(request: Request) -> JSONResponse:
     checks = {
         "profile": await request.app.state.profile.ready(),
         "search": await request.app.state.search.ready(),
+        "auth": await request.app.state.auth.ready(),
     }
     # Without search the archive still works: the gateway stays in rotation, degraded.
-    ok = checks["profile"]
+    ok = checks["profile"] and checks["auth"]
     status = "unavailable" if not ok else "ok" if all(checks.values()) else "degraded"
     return JSONResponse(
         {"status": status, "checks": {k: "ok" if v else "down" for k, v in checks.items()}},
