@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install up down test lint protos bench clean
+.PHONY: install up down test lint protos bench bench-search clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ protos: install  ## Regenerate gen/ from proto/.
 
 bench: install  ## Gateway read/create throughput against the SPEC targets.
 	$(PY) -m bench.gateway_throughput
+
+bench-search: install  ## Search latency over 1,000,000 generated customers (about 10 minutes).
+	$(PY) -m bench.search_latency
 
 clean: down
 	rm -rf var

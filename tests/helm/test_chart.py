@@ -29,6 +29,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
             "profile": {"replicas": 3, "hpa": {"enabled": False}},
             "gateway": {"enabled": False},
             "search": {"enabled": False},
+            "auth": {"enabled": False},
         },
     },
     "image-per-component": {
@@ -192,7 +193,7 @@ def test_hpa_and_pdb_per_enabled_component(chart: helm.Chart) -> None:
     manifests = render(chart)
     deployments = of_kind(manifests, "Deployment")
     hpas, pdbs = of_kind(manifests, "HorizontalPodAutoscaler"), of_kind(manifests, "PodDisruptionBudget")
-    assert set(hpas) == set(pdbs) == set(deployments) == {"profile", "search", "gateway"}
+    assert set(hpas) == set(pdbs) == set(deployments) == {"auth", "profile", "search", "gateway"}
     for name, deployment in deployments.items():
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         hpa = hpas[name]["spec"]
@@ -211,7 +212,7 @@ def test_overrides_scale_and_disable(chart: helm.Chart) -> None:
     assert deployments["profile"]["spec"]["replicas"] == 3
     assert "profile" not in of_kind(manifests, "HorizontalPodAutoscaler")
     assert set(of_kind(manifests, "PodDisruptionBudget")) == {"profile"}
-    assert not [m for m in manifests if m["metadata"]["name"].startswith(("gateway", "search"))]
+    assert not [m for m in manifests if m["metadata"]["name"].startswith(("gateway", "search", "auth"))]
 
 
 def test_database_url_only_from_a_secret(chart: helm.Chart) -> None:
