@@ -20,6 +20,11 @@ MAX_QUERY_LENGTH = 100
 MAX_CONDITIONS = 200
 MAX_DEPTH = 8
 MAX_VALUES = 500
+# Longest Chinese query (characters) also matched by edit distance: people's names.
+MAX_FUZZY_NAME = 4
+# Longest pinyin query matched by edit distance (a person's full name; a company's pinyin is
+# long enough that its prefix and syllables find it).
+MAX_FUZZY_PINYIN = 16
 
 
 @dataclass(frozen=True)
@@ -181,13 +186,19 @@ def text_query(text: str, caller: Caller) -> Node:
             shoulds += _pinyin_clauses(norm, "contact_pinyin", "contact_initials", 0.5)
     grams = _ngrams(norm)
     if grams:
+        # A typo in a short name breaks every bigram, so short names also match within one edit;
+        # longer names keep enough intact bigrams, and edit-distance matching over a large term
+        # dictionary is the most expensive clause there is.
+        short = len(norm) <= MAX_FUZZY_NAME
         shoulds += _ngram_clauses(grams, "name", 1.0)
-        shoulds.append(Fuzzy("name_exact", norm, _distance(norm), 3.0))
         shoulds.append(Prefix("name_exact", norm, 5.0))
+        if short:
+            shoulds.append(Fuzzy("name_exact", norm, _distance(norm), 3.0))
         if contacts:
             shoulds += _ngram_clauses(grams, "contact_names", 0.5)
             shoulds.append(Term("contact_exact", norm, 8.0))
-            shoulds.append(Fuzzy("contact_exact", norm, _distance(norm), 1.5))
+            if short:
+                shoulds.append(Fuzzy("contact_exact", norm, _distance(norm), 1.5))
     return Bool(should=tuple(shoulds), minimum_should_match=1)
 
 
@@ -207,17 +218,41 @@ def _pinyin_clauses(norm: str, full_field: str, initials_field: str, weight: flo
         Term(initials_field, norm, 6.0 * weight),
         Prefix(initials_field, norm, 2.0 * weight),
     ]
-    if len(norm) >= 4:
+    if 4 <= len(norm) <= MAX_FUZZY_PINYIN:
         clauses.append(Fuzzy(full_field, norm, _distance(norm), 2.0 * weight))
     return clauses
 
 
+# Words most company names share: their bigrams match most of the index, cost the most to
+# score and tell nothing apart, so partial matching ignores them (exact matching still sees them).
+GENERIC_NAME_WORDS = (
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "分公司",
+    "集团",
+    "公司",
+    "股份",
+    "有限",
+    "科技",
+    "实业",
+    "贸易",
+    "发展",
+    "控股",
+    "国际",
+)
+
+
 def _ngrams(norm: str) -> list[str]:
-    """The 1-2 grams of the text that only contain Han characters or alphanumerics."""
+    """The bigrams of the distinctive part of a Chinese query (the text itself if one character)."""
     if not any("\u4e00" <= ch <= "\u9fff" for ch in norm):
         return []
-    bigrams = [norm[i : i + 2] for i in range(len(norm) - 1)]
-    return bigrams or [norm]
+    distinctive = norm
+    for word in GENERIC_NAME_WORDS:
+        distinctive = distinctive.replace(word, " ")
+    parts = [p for p in distinctive.split() if p] or [norm]
+    bigrams = [p[i : i + 2] for p in parts for i in range(len(p) - 1)]
+    return bigrams or parts
 
 
 def _ngram_clauses(grams: list[str], field_name: str, weight: float) -> list[Node]:

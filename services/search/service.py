@@ -3,7 +3,6 @@
 import base64
 import html
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,8 @@ DEFAULT_PAGE_SIZE = 20
 # Relevance pages go no deeper than this (as Elasticsearch's max_result_window).
 MAX_RELEVANCE_DEPTH = 10_000
 MAX_SUGGESTIONS = 20
+# Longest query whose partial runs are looked for when highlighting.
+MAX_HIGHLIGHT_GRAM = 20
 
 
 @dataclass
@@ -109,10 +110,10 @@ def _mark(value: str, needle: str) -> str | None:
     """value with the first case-insensitive occurrence of needle in <em>, HTML-escaped."""
     if not needle:
         return None
-    found = re.search(re.escape(needle), value, flags=re.IGNORECASE)
-    if not found:
+    a = value.lower().find(needle.lower())
+    if a < 0:
         return None
-    a, b = found.span()
+    b = a + len(needle)
     return f"{html.escape(value[:a])}<em>{html.escape(value[a:b])}</em>{html.escape(value[b:])}"
 
 
@@ -146,7 +147,9 @@ def highlights(display: dict[str, Any], text: str) -> dict[str, str]:
 
 
 def _best_gram(value: str, norm: str) -> str | None:
-    """Highlight the longest run of the query's characters found in value (typos, partials)."""
+    """Highlight the longest run of the query's Chinese characters found in value (typos, partials)."""
+    if pinyin.is_pinyin_like(norm) or len(norm) > 2 * MAX_HIGHLIGHT_GRAM:
+        return None
     for length in range(len(norm) - 1, 1, -1):
         for i in range(len(norm) - length + 1):
             if m := _mark(value, norm[i : i + length]):
