@@ -140,3 +140,48 @@ class ApiClient(AuthBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditHead(AuthBase):
+    """The audit log's chain head: the last seq and hash, one row, locked by every append.
+
+    Updating it first in the recording transaction serialises recorders, so seqs are gap-free,
+    in commit order, and each event chains to the one committed before it.
+    """
+
+    __tablename__ = "audit_head"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEvent(AuthBase):
+    """One audited action from any service; append-only and chained to the previous by hash.
+
+    Nothing in the code updates or deletes these rows. Production should also revoke UPDATE and
+    DELETE on audit_events (and on audit_head, apart from UPDATE) from the service's database
+    role: see docs/audit.md.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    # user | client | service | anonymous
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    # The client's address, or the service the request came through.
+    source: Mapped[str] = mapped_column(String(128))
+    # The service that recorded the event (its authenticated identity).
+    service: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    # Names of the fields the action touched.
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    # success | denied | failed
+    outcome: Mapped[str] = mapped_column(String(10))
+    trace_id: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -10,8 +10,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.auth.v1 import auth_pb2 as pb
 from crm.auth.v1 import auth_pb2_grpc
-from services.auth import clients, keys, service
-from services.auth.models import ApiClient, OrgUnit, Role, User
+from services.auth import audit, clients, keys, service
+from services.auth.models import ApiClient, AuditEvent, OrgUnit, Role, User
 from services.auth.settings import AuthSettings
 from services.common import identity, telemetry
 from services.common.db import Database
@@ -115,6 +115,48 @@ def _client(client: ApiClient) -> pb.ApiClient:
         created_at=_timestamp(client.created_at),
         previous_secret_expires_at=_timestamp(client.previous_secret_expires_at),
     )
+
+
+def _audit_event(event: AuditEvent) -> pb.AuditEvent:
+    return pb.AuditEvent(
+        seq=event.seq,
+        at=_timestamp(event.at),
+        actor=event.actor,
+        actor_kind=event.actor_kind,
+        source=event.source,
+        service=event.service,
+        action=event.action,
+        target=event.target,
+        fields=list(event.fields),
+        outcome=event.outcome,
+        trace_id=event.trace_id,
+        details_json=json.dumps(event.details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if event.details
+        else "",
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+    )
+
+
+def _new_event(i: int, event: pb.AuditEvent) -> audit.NewEvent:
+    return audit.NewEvent(
+        actor=event.actor,
+        actor_kind=event.actor_kind,
+        action=event.action,
+        target=event.target,
+        source=event.source,
+        fields=tuple(event.fields),
+        outcome=event.outcome,
+        trace_id=event.trace_id,
+        details=audit.parse_details(event.details_json, path=f"events.{i}.details_json"),
+    )
+
+
+_CHAIN_FAILURES = {
+    audit.HASH_MISMATCH: pb.AUDIT_CHAIN_FAILURE_HASH_MISMATCH,
+    audit.MISSING_EVENT: pb.AUDIT_CHAIN_FAILURE_MISSING_EVENT,
+    audit.BROKEN_CHAIN: pb.AUDIT_CHAIN_FAILURE_BROKEN_CHAIN,
+}
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
@@ -397,3 +439,45 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             client = clients.disable(session=session, client_id=request.client_id, now=self._clock())
             reply = pb.DisableApiClientResponse(client=_client(client))
         return reply
+
+    # --- audit log -------------------------------------------------------------------------
+
+    def RecordAuditEvents(
+        self, request: pb.RecordAuditEventsRequest, context: Any
+    ) -> pb.RecordAuditEventsResponse:
+        caller = identity.current()
+        audit.require_writer(caller=caller, dev_identity=self._settings.dev_identity)
+        events = [_new_event(i, e) for i, e in enumerate(request.events[: audit.MAX_EVENTS_PER_CALL + 1])]
+        with self._db.session_scope() as session:
+            seqs = audit.record(session=session, recorder=caller, events=events, clock=self._clock)
+        return pb.RecordAuditEventsResponse(seqs=seqs)
+
+    def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:
+        with self._db.session_scope(readonly=True) as session:
+            audit.require_reader(session=session, caller=identity.current())
+            events, next_token = audit.list_events(
+                session=session,
+                page_size=request.page.page_size,
+                page_token=request.page.page_token,
+                actor=request.actor,
+                action=request.action,
+                target=request.target,
+                outcome=request.outcome,
+                start_time=request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None,
+                end_time=request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None,
+            )
+            reply = pb.ListAuditEventsResponse(events=[_audit_event(e) for e in events])
+        reply.page.next_page_token = next_token
+        return reply
+
+    def VerifyAuditLog(self, request: pb.VerifyAuditLogRequest, context: Any) -> pb.VerifyAuditLogResponse:
+        with self._db.session_scope(readonly=True) as session:
+            audit.require_reader(session=session, caller=identity.current())
+            result = audit.verify(session=session)
+        return pb.VerifyAuditLogResponse(
+            ok=result.ok,
+            checked=result.checked,
+            first_bad_seq=result.first_bad_seq,
+            reason=_CHAIN_FAILURES.get(result.reason, pb.AUDIT_CHAIN_FAILURE_UNSPECIFIED),
+            message=result.message,
+        )

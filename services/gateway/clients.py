@@ -76,6 +76,18 @@ class AuthClient(_Client):
         """AuthService.IssueClientToken."""
         return await self._stub.IssueClientToken(req, metadata=md, timeout=self._deadline)
 
+    async def list_audit_events(
+        self, md: Metadata, req: auth_pb2.ListAuditEventsRequest
+    ) -> auth_pb2.ListAuditEventsResponse:
+        """AuthService.ListAuditEvents."""
+        return await self._stub.ListAuditEvents(req, metadata=md, timeout=self._deadline)
+
+    async def verify_audit_log(
+        self, md: Metadata, req: auth_pb2.VerifyAuditLogRequest
+    ) -> auth_pb2.VerifyAuditLogResponse:
+        """AuthService.VerifyAuditLog (walks the whole chain: a longer deadline)."""
+        return await self._stub.VerifyAuditLog(req, metadata=md, timeout=max(self._deadline, 60.0))
+
 
 class SearchClient(_Client):
     """The search service."""

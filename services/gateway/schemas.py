@@ -553,3 +553,32 @@ class OAuthToken(_Out):
     token_type: str = "Bearer"
     expires_in: int
     scope: str
+
+
+class AuditEventRead(_Out):
+    seq: int
+    at: datetime
+    actor: str
+    actor_kind: str
+    source: str | None = None
+    service: str | None = None
+    action: Annotated[str, Field(examples=["customer.read"])]
+    target: Annotated[str, Field(examples=["customer:C20240501001"])]
+    fields: list[str] = []
+    outcome: Annotated[str, Field(description="success, denied or failed")]
+    trace_id: str | None = None
+    details: dict[str, Any] | None = None
+    prev_hash: str
+    hash: str
+
+
+class AuditEventList(Page):
+    items: list[AuditEventRead]
+
+
+class AuditVerification(_Out):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    reason: Annotated[str | None, Field(description="hash_mismatch, missing_event or broken_chain")] = None
+    message: str | None = None

@@ -42,6 +42,7 @@ def auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}",
         "CRM_DATA_DIR": str(data_dir),
         "CRM_AUTH_LISTEN_ADDRESS": address,
+        "CRM_DEV_IDENTITY": "true",
         "OTEL_SERVICE_NAME": "auth",
     }
     output = data_dir / "demo-users.json"

@@ -174,3 +174,19 @@ def test_partner_systems_use_client_credentials(secured: tuple[Stack, Any]) -> N
         )
         assert bad.status_code == 401
         assert api.post("/api/v1/oauth/token", data={"grant_type": "password"}).status_code == 422
+
+
+def test_the_auth_service_trusts_no_unsigned_identity(secured: tuple[Stack, Any]) -> None:
+    from crm.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    stack, _ = secured
+    claimed_admin = Caller(id="A0001", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
+    with grpc.insecure_channel(stack.auth_address) as channel:
+        stub = auth_pb2_grpc.AuthServiceStub(channel)
+        for call in (
+            lambda: stub.ListUsers(auth_pb2.ListUsersRequest(), metadata=claimed_admin, timeout=5),
+            lambda: stub.VerifyAuditLog(auth_pb2.VerifyAuditLogRequest(), metadata=claimed_admin, timeout=5),
+        ):
+            with pytest.raises(grpc.RpcError) as caught:
+                call()
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

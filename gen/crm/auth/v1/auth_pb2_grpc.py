@@ -29,8 +29,9 @@ class AuthServiceStub:
     """Identities, login, tokens and API clients.
 
     Public methods (no caller identity needed): Login, ChangePassword, EnrollTotp, VerifyTotp,
-    Refresh, Logout, IssueClientToken, GetJwks. Every other method needs a caller holding the
-    admin role (or a role granting "admin:*").
+    Refresh, Logout, IssueClientToken, GetJwks. RecordAuditEvents needs the audit:write
+    permission; ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other
+    method needs a caller holding the admin role (or a role granting "admin:*").
     """
 
     def __init__(self, channel):
@@ -149,14 +150,30 @@ class AuthServiceStub:
                 request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.DisableApiClientRequest.SerializeToString,
                 response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.DisableApiClientResponse.FromString,
                 _registered_method=True)
+        self.RecordAuditEvents = channel.unary_unary(
+                '/crm.auth.v1.AuthService/RecordAuditEvents',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.RecordAuditEventsRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.RecordAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/crm.auth.v1.AuthService/ListAuditEvents',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.VerifyAuditLog = channel.unary_unary(
+                '/crm.auth.v1.AuthService/VerifyAuditLog',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
     """Identities, login, tokens and API clients.
 
     Public methods (no caller identity needed): Login, ChangePassword, EnrollTotp, VerifyTotp,
-    Refresh, Logout, IssueClientToken, GetJwks. Every other method needs a caller holding the
-    admin role (or a role granting "admin:*").
+    Refresh, Logout, IssueClientToken, GetJwks. RecordAuditEvents needs the audit:write
+    permission; ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other
+    method needs a caller holding the admin role (or a role granting "admin:*").
     """
 
     def Login(self, request, context):
@@ -299,6 +316,27 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordAuditEvents(self, request, context):
+        """Appends events to the central audit log, in order, all or none; returns their seqs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """Audit events matching every filter given, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyAuditLog(self, request, context):
+        """Walks the whole hash chain; reports the first altered, missing or unlinked event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +450,21 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.DisableApiClientRequest.FromString,
                     response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.DisableApiClientResponse.SerializeToString,
             ),
+            'RecordAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAuditEvents,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.RecordAuditEventsRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.RecordAuditEventsResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'VerifyAuditLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAuditLog,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'crm.auth.v1.AuthService', rpc_method_handlers)
@@ -424,8 +477,9 @@ class AuthService:
     """Identities, login, tokens and API clients.
 
     Public methods (no caller identity needed): Login, ChangePassword, EnrollTotp, VerifyTotp,
-    Refresh, Logout, IssueClientToken, GetJwks. Every other method needs a caller holding the
-    admin role (or a role granting "admin:*").
+    Refresh, Logout, IssueClientToken, GetJwks. RecordAuditEvents needs the audit:write
+    permission; ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other
+    method needs a caller holding the admin role (or a role granting "admin:*").
     """
 
     @staticmethod
@@ -1012,6 +1066,87 @@ class AuthService:
             '/crm.auth.v1.AuthService/DisableApiClient',
             crm_dot_auth_dot_v1_dot_auth__pb2.DisableApiClientRequest.SerializeToString,
             crm_dot_auth_dot_v1_dot_auth__pb2.DisableApiClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/RecordAuditEvents',
+            crm_dot_auth_dot_v1_dot_auth__pb2.RecordAuditEventsRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.RecordAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/ListAuditEvents',
+            crm_dot_auth_dot_v1_dot_auth__pb2.ListAuditEventsRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAuditLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/VerifyAuditLog',
+            crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogResponse.FromString,
             options,
             channel_credentials,
             insecure,
