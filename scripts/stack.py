@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Start order: each service's dependencies come before it.
 SERVICES = ("auth", "profile", "search", "gateway")
 # Services that call other services, and the scopes their own API clients need.
-SERVICE_CLIENTS = {"search": ("feed:read", "customer:read")}
+SERVICE_CLIENTS = {
+    "profile": ("audit:write",),
+    "search": ("feed:read", "customer:read", "audit:write"),
+}
 PYTHON = sys.executable
 
 

@@ -34,6 +34,14 @@ PUBLIC_METHODS = frozenset(
 )
 
 
+def _peer(context: Any) -> str:
+    """The calling address as gRPC saw it (the gateway, for logins through the API)."""
+    try:
+        return str(context.peer())[:100]
+    except Exception:  # noqa: BLE001 - an address is a nicety here
+        return ""
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -186,6 +194,30 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 password=request.password,
                 totp_code=request.totp_code,
                 now=self._clock(),
+            )
+            # Every login is audited in the same transaction: success, challenge or refusal.
+            outcome = "denied" if isinstance(result, service.Denied) else "success"
+            step = (
+                type(result).__name__.lower()
+                if not isinstance(result, service.Denied)
+                else result.error.message
+            )
+            audit.record(
+                session=session,
+                recorder=identity.Caller(id="auth", kind="service"),
+                events=[
+                    audit.NewEvent(
+                        actor=request.employee_id[:64] or "-",
+                        actor_kind="user",
+                        action="auth.login",
+                        target=f"user:{request.employee_id[:64]}",
+                        outcome=outcome,
+                        source=_peer(context),
+                        trace_id=telemetry.current_trace_id(),
+                        details={"step": step[:200]},
+                    )
+                ],
+                clock=self._clock,
             )
         result = _accepted(result)
         if isinstance(result, service.Challenge):

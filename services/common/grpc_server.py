@@ -31,10 +31,27 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         *,
         authenticate: Callable[[Any], identity.Caller] = identity.from_metadata,
         public_methods: frozenset[str] = frozenset(),
+        audit: Any = None,
     ) -> None:
         self._metrics = grpc_metrics(service)
+        self._audit = audit
         self._authenticate = authenticate
         self._public_methods = public_methods
+
+    def _record_denial(self, method: str, exc: errors.DomainError) -> None:
+        """Refusals are audited too (repeated denials are a warning sign); best effort."""
+        if self._audit is None:
+            return
+        try:
+            self._audit.record(
+                caller=identity.current(),
+                action=_denial_action(method),
+                target=method[:200],
+                outcome="denied",
+                details={"reason": exc.message[:200]},
+            )
+        except errors.DomainError:
+            log.warning("could not audit a refusal of %s", method)
 
     def intercept_service(self, continuation: Callable[..., Any], details: Any) -> Any:
         handler = continuation(details)
@@ -56,6 +73,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
                 return behaviour(request, context)
             except errors.DomainError as exc:
                 code = exc.code
+                if code == grpc.StatusCode.PERMISSION_DENIED and token is not None:
+                    self._record_denial(method, exc)
                 context.abort_with_status(errors.to_status(exc))
             except Exception as exc:
                 if isinstance(exc, grpc.RpcError) or context.code() not in (None, grpc.StatusCode.OK):
@@ -78,6 +97,12 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+def _denial_action(method: str) -> str:
+    """/crm.profile.v1.ProfileService/GetCustomer -> rpc.get_customer."""
+    name = method.rsplit("/", 1)[-1]
+    return "rpc." + "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 # Health name that answers SERVING while the process serves at all (liveness probes), unlike
@@ -132,6 +157,7 @@ def create_server(
     max_workers: int = 16,
     authenticate: Callable[[Any], identity.Caller] = identity.from_metadata,
     public_methods: frozenset[str] = frozenset(),
+    audit: Any = None,
 ) -> tuple[grpc.Server, int, Readiness]:
     """Build a server with our interceptor, health and reflection; returns it and its port.
 
@@ -141,7 +167,9 @@ def create_server(
     telemetry.instrument_grpc_server()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=service),
-        interceptors=[ServiceInterceptor(service, authenticate=authenticate, public_methods=public_methods)],
+        interceptors=[
+            ServiceInterceptor(service, authenticate=authenticate, public_methods=public_methods, audit=audit)
+        ],
         options=[
             ("grpc.max_receive_message_length", 8 * 1024 * 1024),
             # Clients reconnect now and then, so they find new replicas behind a headless Service.

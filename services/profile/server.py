@@ -6,18 +6,28 @@ import grpc
 
 from crm.profile.v1 import profile_pb2, profile_pb2_grpc
 from services.common import authn, grpc_server
+from services.common.audit import AuditRecorder
 from services.common.db import Database
 from services.profile.servicer import ProfileServicer
 from services.profile.settings import ProfileSettings
 
 log = logging.getLogger(__name__)
 SERVICE = "profile"
+# What the profile service asks of others: recording audit events.
+SCOPES = ("audit:write",)
 SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
 
 
 def create_server(settings: ProfileSettings, db: Database) -> tuple[grpc.Server, int, grpc_server.Readiness]:
     """The profile gRPC server, not yet started, and the port it is bound to."""
-    servicer = ProfileServicer(db, settings)
+    credentials = authn.ServiceCredentials(settings, service=SERVICE, scopes=SCOPES)
+    audit = AuditRecorder(
+        settings.auth_addr,
+        metadata=credentials.metadata,
+        deadline_seconds=settings.rpc_deadline_seconds,
+        source=SERVICE,
+    )
+    servicer = ProfileServicer(db, settings, audit)
     return grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
@@ -25,6 +35,7 @@ def create_server(settings: ProfileSettings, db: Database) -> tuple[grpc.Server,
         service_names=[SERVICE_NAME],
         ready_check=db.ping,
         authenticate=authn.authenticator(settings),
+        audit=audit,
     )
 
 

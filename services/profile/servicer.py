@@ -11,6 +11,7 @@ from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
 from services.common import identity, telemetry
+from services.common.audit import AuditRecorder
 from services.common.db import Database
 from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.profile import custom_fields, journal, related, service, visibility
@@ -45,9 +46,18 @@ def _page(request: Any) -> tuple[int, str]:
 class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     """The gRPC face of the customer archive; one unit of work per call."""
 
-    def __init__(self, db: Database, settings: ProfileSettings) -> None:
+    def __init__(self, db: Database, settings: ProfileSettings, audit: AuditRecorder) -> None:
         self._db = db
         self._settings = settings
+        self._audit = audit
+
+    def _record(
+        self, action: str, target: str, fields: Any = (), details: dict[str, Any] | None = None
+    ) -> None:
+        """Audit the current caller's action; raising AuditUnavailable stops (and rolls back) it."""
+        self._audit.record(
+            caller=identity.current(), action=action, target=target, fields=fields, details=details
+        )
 
     def CreateCustomer(self, request: pb.CreateCustomerRequest, context: Any) -> pb.CreateCustomerResponse:
         data = to_dict(request.customer)
@@ -71,6 +81,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 session=session, caller=identity.current(), data=data, tz=self._settings.tz
             )
             result = service.customer_to_dict(customer)
+            self._record("customer.create", f"customer:{customer.id}", sorted(data))
         telemetry.set_attributes(customer_id=result["id"])
         return pb.CreateCustomerResponse(customer=_customer(result))
 
@@ -93,6 +104,8 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                         include_deleted=request.include_deleted,
                     )
                 )
+        as_of = {"as_of": request.as_of.ToJsonString()} if request.HasField("as_of") else None
+        self._record("customer.read", f"customer:{request.customer_id}", details=as_of)
         return pb.GetCustomerResponse(customer=_customer(result))
 
     def UpdateCustomer(self, request: pb.UpdateCustomerRequest, context: Any) -> pb.UpdateCustomerResponse:
@@ -107,6 +120,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 paths=list(request.update_mask.paths),
             )
             result = service.customer_to_dict(customer)
+            self._record("customer.update", f"customer:{customer.id}", list(request.update_mask.paths))
         return pb.UpdateCustomerResponse(customer=_customer(result))
 
     def DeleteCustomer(self, request: pb.DeleteCustomerRequest, context: Any) -> pb.DeleteCustomerResponse:
@@ -119,6 +133,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 expected_version=request.expected_version,
             )
             result = service.customer_to_dict(customer)
+            self._record("customer.delete", f"customer:{customer.id}")
         return pb.DeleteCustomerResponse(customer=_customer(result))
 
     def RestoreCustomer(self, request: pb.RestoreCustomerRequest, context: Any) -> pb.RestoreCustomerResponse:
@@ -128,6 +143,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 session=session, caller=identity.current(), customer_id=request.customer_id
             )
             result = service.customer_to_dict(customer)
+            self._record("customer.restore", f"customer:{customer.id}")
         return pb.RestoreCustomerResponse(customer=_customer(result))
 
     def ListCustomers(self, request: pb.ListCustomersRequest, context: Any) -> pb.ListCustomersResponse:
@@ -146,6 +162,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 token=token,
             )
             results = [service.customer_to_dict(r) for r in rows]
+        self._record(
+            "customer.list", "customers", details={"count": len(results), "filters": sorted(filters)}
+        )
         return pb.ListCustomersResponse(
             customers=[_customer(r) for r in results],
             page=common_pb2.PageInfo(next_page_token=next_token),
@@ -168,6 +187,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 session, customer_id=request.customer_id, before_position=before, limit=size + 1
             )
             revisions = [_revision(r, identity.current()) for r in rows[:size]]
+        self._record("customer.history", f"customer:{request.customer_id}")
         next_token = service.encode_token([rows[size - 1].position]) if len(rows) > size else ""
         return pb.ListCustomerHistoryResponse(
             revisions=revisions, page=common_pb2.PageInfo(next_page_token=next_token)
@@ -177,6 +197,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         telemetry.set_attributes(customer_id=request.customer_id)
         with self._db.session_scope(readonly=True) as session:
             result = related.view(session=session, caller=identity.current(), customer_id=request.customer_id)
+        self._record("customer.view", f"customer:{request.customer_id}")
         customer = result.pop("customer")
         if "purchase" in identity.current().hidden_fields:
             result |= {
@@ -201,6 +222,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             row = create(
                 session=session, caller=identity.current(), customer_id=customer_id, data=data, **extra
             )
+            self._record(f"{_SINGULAR[kind]}.create", f"customer:{customer_id}", sorted(data))
             return to_api(row)
 
     def _list_related(
@@ -220,7 +242,11 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 size=size,
                 token=token,
             )
-            return [to_api(r) for r in rows], common_pb2.PageInfo(next_page_token=next_token)
+            listed = [to_api(r) for r in rows]
+        self._record(
+            f"{_SINGULAR[kind]}.list", f"customer:{request.customer_id}", details={"count": len(listed)}
+        )
+        return listed, common_pb2.PageInfo(next_page_token=next_token)
 
     def CreateContact(self, request: pb.CreateContactRequest, context: Any) -> pb.CreateContactResponse:
         row = self._create_related("contacts", request.customer_id, request.contact)
@@ -292,6 +318,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             row = custom_fields.to_dict(
                 custom_fields.create(session=session, caller=identity.current(), data=data)
             )
+            self._record("custom_field.create", f"custom_field:{row['key']}", sorted(data))
         return pb.CreateCustomFieldResponse(custom_field=to_message(pb.CustomField, row))
 
     def ReadChanges(self, request: pb.ReadChangesRequest, context: Any) -> pb.ReadChangesResponse:
@@ -318,6 +345,12 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 )
                 for r in rows
             ]
+        if changes:
+            self._record(
+                "feed.read",
+                "customers",
+                details={"from": changes[0].position, "to": changes[-1].position, "count": len(changes)},
+            )
         return pb.ReadChangesResponse(changes=changes, head_position=head)
 
 
@@ -345,6 +378,14 @@ def _revision(row: Any, caller: identity.Caller) -> pb.Revision:
         ],
     )
 
+
+_SINGULAR = {
+    "contacts": "contact",
+    "interactions": "interaction",
+    "orders": "order",
+    "contracts": "contract",
+    "service_records": "service_record",
+}
 
 _CREATORS = {
     "contacts": (related.create_contact, service.contact_to_dict),

@@ -21,7 +21,7 @@ APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied 
 LAG = Gauge("crm_search_feed_lag_changes", "Changes in the profile feed not yet in the index.")
 
 # What the search service asks of the profile service.
-SCOPES = ("feed:read", "customer:read")
+SCOPES = ("feed:read", "customer:read", "audit:write")
 
 
 def snapshot(customer: pb.Customer) -> dict[str, Any]:

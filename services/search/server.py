@@ -7,6 +7,7 @@ import grpc
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
 from services.common import authn, grpc_server
+from services.common.audit import AuditRecorder
 from services.common.grpc_client import CHANNEL_OPTIONS
 from services.search.backend import SearchBackend
 from services.search.indexer import SCOPES, Indexer
@@ -23,6 +24,13 @@ def create_server(
 ) -> tuple[grpc.Server, int, grpc_server.Readiness, Indexer | None]:
     """The search gRPC server and, when this replica indexes, its indexer (not started)."""
     live = LiveIndex(backend)
+    credentials = authn.ServiceCredentials(settings, service=SERVICE, scopes=SCOPES)
+    audit = AuditRecorder(
+        settings.auth_addr,
+        metadata=credentials.metadata,
+        deadline_seconds=settings.rpc_deadline_seconds,
+        source=SERVICE,
+    )
     indexer = None
     if settings.run_indexer:
         channel = grpc.insecure_channel(settings.profile_addr, options=CHANNEL_OPTIONS)
@@ -32,9 +40,9 @@ def create_server(
             batch=settings.feed_batch,
             poll_seconds=settings.feed_poll_seconds,
             deadline=settings.rpc_deadline_seconds,
-            credentials=authn.ServiceCredentials(settings, service=SERVICE, scopes=SCOPES).metadata,
+            credentials=credentials.metadata,
         )
-    servicer = SearchServicer(live, indexer)
+    servicer = SearchServicer(live, indexer, audit)
     server, port, readiness = grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
@@ -42,6 +50,7 @@ def create_server(
         service_names=[SERVICE_NAME],
         ready_check=lambda: _answers(live),
         authenticate=authn.authenticator(settings),
+        audit=audit,
     )
     return server, port, readiness, indexer
 

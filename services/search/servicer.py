@@ -8,6 +8,7 @@ from google.protobuf import json_format
 from crm.search.v1 import search_pb2 as pb
 from crm.search.v1 import search_pb2_grpc
 from services.common import identity
+from services.common.audit import AuditRecorder
 from services.common.errors import FailedPrecondition, PermissionDenied
 from services.search import service
 from services.search.backend import SearchBackend
@@ -35,9 +36,10 @@ def _hit(data: dict[str, Any]) -> pb.CustomerHit:
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     """The gRPC face of search."""
 
-    def __init__(self, live: LiveIndex, indexer: Indexer | None) -> None:
+    def __init__(self, live: LiveIndex, indexer: Indexer | None, audit: AuditRecorder) -> None:
         self._live = live
         self._indexer = indexer
+        self._audit = audit
 
     def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Any) -> pb.SearchCustomersResponse:
         page = service.search(
@@ -49,6 +51,19 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             size=request.page_size,
             token=request.page_token,
             facets=list(request.facets),
+        )
+        # The query text itself may hold personal data (a phone number): only its shape is kept.
+        self._audit.record(
+            caller=identity.current(),
+            action="customer.search",
+            target="customers",
+            details={
+                "query_length": len(request.query),
+                "filtered": request.HasField("filter"),
+                "sort": request.sort,
+                "returned": len(page.hits),
+                "total": page.total,
+            },
         )
         return pb.SearchCustomersResponse(
             hits=[_hit(h) for h in page.hits],
@@ -65,6 +80,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     ) -> pb.SuggestCustomersResponse:
         found = service.suggest(
             backend=self._live.backend, caller=identity.current(), prefix=request.prefix, limit=request.limit
+        )
+        self._audit.record(
+            caller=identity.current(),
+            action="customer.suggest",
+            target="customers",
+            details={"query_length": len(request.prefix), "returned": len(found)},
         )
         return pb.SuggestCustomersResponse(suggestions=[pb.Suggestion(**s) for s in found])
 

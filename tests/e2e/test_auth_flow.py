@@ -32,11 +32,17 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, d
 
 
 _CODES_USED: dict[str, int] = {}
+_SESSIONS: dict[str, dict[str, Any]] = {}
 
 
-def login(api: httpx.Client, user: dict[str, Any]) -> dict[str, Any]:
-    # A TOTP code works once; the service also accepts the neighbouring windows' codes, so a
-    # test logging the same user in again within 30 s takes the next one.
+def login(api: httpx.Client, user: dict[str, Any], *, fresh: bool = False) -> dict[str, Any]:
+    """Tokens for a demo user: the module's session, or with fresh=True a new one.
+
+    A TOTP code works once; the service also accepts the neighbouring windows' codes, so a
+    second and third login within 30 s take those.
+    """
+    if not fresh and user["employee_id"] in _SESSIONS:
+        return _SESSIONS[user["employee_id"]]
     used = _CODES_USED.get(user["employee_id"], 0)
     _CODES_USED[user["employee_id"]] = used + 1
     code = pyotp.TOTP(user["totp_secret"]).at(time.time() + (0, 30, -30)[used % 3])
@@ -46,7 +52,9 @@ def login(api: httpx.Client, user: dict[str, Any]) -> dict[str, Any]:
     )
     assert reply.status_code == 200, reply.text
     assert reply.headers["cache-control"] == "no-store"
-    return reply.json()["tokens"]
+    tokens: dict[str, Any] = reply.json()["tokens"]
+    _SESSIONS.setdefault(user["employee_id"], tokens)
+    return tokens
 
 
 def bearer(tokens: dict[str, Any]) -> dict[str, str]:
@@ -116,12 +124,12 @@ def test_services_check_tokens_themselves(secured: tuple[Stack, Any]) -> None:
 def test_refresh_rotates_and_logout_ends_the_session(secured: tuple[Stack, Any]) -> None:
     stack, users = secured
     with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
-        first = login(api, users["service"])
+        first = login(api, users["service"], fresh=True)
         second = api.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert second.status_code == 200
         reused = api.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert reused.status_code == 401  # a rotated token is spent (and its family revoked)
-        again = login(api, users["service"])
+        again = login(api, users["service"], fresh=True)
         assert (
             api.post("/api/v1/auth/logout", json={"refresh_token": again["refresh_token"]}).status_code == 204
         )
@@ -190,3 +198,56 @@ def test_the_auth_service_trusts_no_unsigned_identity(secured: tuple[Stack, Any]
             with pytest.raises(grpc.RpcError) as caught:
                 call()
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_every_access_is_in_the_tamper_evident_audit_log(secured: tuple[Stack, Any]) -> None:
+    import sqlite3
+
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        rep = bearer(login(api, users["sales"]))
+        made = api.post("/api/v1/customers", json=customer_data(name="审计样本有限公司"), headers=rep).json()
+        api.get(f"/api/v1/customers/{made['id']}", headers=rep)
+        api.post("/api/v1/search/customers", json={"query": "13812345678"}, headers=rep)
+        api.post("/api/v1/auth/login", json={"employee_id": "nobody", "password": "wrong"})
+        assert api.get("/api/v1/audit/events", headers=rep).status_code == 403
+
+        def events(**filters: str) -> list[dict[str, Any]]:
+            reply = api.get("/api/v1/audit/events", params={"page_size": 500, **filters}, headers=admin)
+            assert reply.status_code == 200, reply.text
+            return reply.json()["items"]
+
+        target = f"customer:{made['id']}"
+        mine = {(e["action"], e["outcome"]) for e in events(target=target)}
+        assert {("customer.create", "success"), ("customer.read", "success")} <= mine
+        created = next(e for e in events(target=target) if e["action"] == "customer.create")
+        assert created["actor"] == users["sales"]["employee_id"] and "name" in created["fields"]
+        assert created["service"].startswith("svc-profile") and len(created["trace_id"]) == 32
+        searched = events(action="customer.search", actor=users["sales"]["employee_id"])[0]
+        assert searched["details"]["query_length"] == 11 and "13812345678" not in json.dumps(searched)
+        assert events(action="auth.login", outcome="denied", actor="nobody")
+        verified = api.get("/api/v1/audit/verify", headers=admin).json()
+        assert verified["ok"] and verified["checked"] >= 5
+
+        # Someone with database access alters one event: verification names it.
+        seq = created["seq"]
+        with sqlite3.connect(stack.data_dir / "auth.db") as db:
+            db.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = ?", (seq,))
+        broken = api.get("/api/v1/audit/verify", headers=admin).json()
+        assert not broken["ok"] and broken["first_bad_seq"] == seq and broken["reason"] == "hash_mismatch"
+
+
+def test_refusals_are_audited(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        agent = bearer(login(api, users["service"]))
+        made = api.post("/api/v1/customers", json=customer_data(), headers=admin).json()
+        assert api.get(f"/api/v1/customers/{made['id']}/contracts", headers=agent).status_code == 403
+        denied = api.get(
+            "/api/v1/audit/events",
+            headers=admin,
+            params={"actor": users["service"]["employee_id"], "outcome": "denied"},
+        ).json()["items"]
+        assert [e["action"] for e in denied] == ["rpc.list_contracts"]

@@ -33,6 +33,7 @@ def new_customer(name: str = "杭州云栖软件有限公司") -> pb.Customer:
 def profile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(data_dir=tmp_path_factory.mktemp("profile"))
     stack.migrate()
+    stack.start_service("auth")  # every change and read is audited there
     stack.start_service("profile")
     yield stack
     stack.stop()
