@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.auth import alerts
 from services.auth.models import ApiClient, AuditEvent, AuditHead
 from services.auth.service import require_admin
 from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
@@ -257,6 +258,7 @@ def record(
     session.execute(insert(AuditEvent), rows)
     session.execute(update(AuditHead).where(AuditHead.name == HEAD).values(hash=prev_hash))
     session.flush()
+    alerts.evaluate(session, rows)
     return [row["seq"] for row in rows]
 
 

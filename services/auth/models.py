@@ -185,3 +185,25 @@ class AuditEvent(AuthBase):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SecurityAlert(AuthBase):
+    """An anomaly seen in the audit stream, kept open until someone acknowledges it."""
+
+    __tablename__ = "security_alerts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # failed_logins | repeated_denials | mass_viewing | off_hours
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    actor: Mapped[str] = mapped_column(String(128), index=True)
+    summary: Mapped[str] = mapped_column(String(300))
+    # The audit events behind it: the first that raised it and the latest that added to it.
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # open | acknowledged
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.auth.v1 import auth_pb2 as pb
 from crm.auth.v1 import auth_pb2_grpc
-from services.auth import audit, clients, keys, service
+from services.auth import alerts, audit, clients, keys, service
 from services.auth.models import ApiClient, AuditEvent, OrgUnit, Role, User
 from services.auth.settings import AuthSettings
 from services.common import identity, telemetry
@@ -32,6 +32,25 @@ PUBLIC_METHODS = frozenset(
         "GetJwks",
     )
 )
+
+
+def _alert(alert: Any) -> pb.SecurityAlert:
+    reply = pb.SecurityAlert(
+        id=alert.id,
+        kind=alert.kind,
+        actor=alert.actor,
+        summary=alert.summary,
+        first_seq=alert.first_seq,
+        last_seq=alert.last_seq,
+        count=alert.count,
+        status=alert.status,
+        acknowledged_by=alert.acknowledged_by or "",
+    )
+    reply.raised_at.FromDatetime(alert.raised_at)
+    reply.updated_at.FromDatetime(alert.updated_at)
+    if alert.acknowledged_at:
+        reply.acknowledged_at.FromDatetime(alert.acknowledged_at)
+    return reply
 
 
 def _peer(context: Any) -> str:
@@ -500,6 +519,40 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             )
             reply = pb.ListAuditEventsResponse(events=[_audit_event(e) for e in events])
         reply.page.next_page_token = next_token
+        return reply
+
+    def ListSecurityAlerts(
+        self, request: pb.ListSecurityAlertsRequest, context: Any
+    ) -> pb.ListSecurityAlertsResponse:
+        with self._db.session_scope(readonly=True) as session:
+            audit.require_reader(session=session, caller=identity.current())
+            found = alerts.list_alerts(session=session, status=request.status, limit=request.limit or 100)
+            return pb.ListSecurityAlertsResponse(alerts=[_alert(a) for a in found])
+
+    def AcknowledgeSecurityAlert(
+        self, request: pb.AcknowledgeSecurityAlertRequest, context: Any
+    ) -> pb.AcknowledgeSecurityAlertResponse:
+        caller = identity.current()
+        with self._db.session_scope() as session:
+            audit.require_reader(session=session, caller=caller)
+            alert = alerts.acknowledge(
+                session=session, alert_id=request.alert_id, by=caller.id, at=self._clock()
+            )
+            reply = pb.AcknowledgeSecurityAlertResponse(alert=_alert(alert))
+            audit.record(
+                session=session,
+                recorder=identity.Caller(id="auth", kind="service"),
+                events=[
+                    audit.NewEvent(
+                        actor=caller.id,
+                        actor_kind=caller.kind,
+                        action="security.acknowledge_alert",
+                        target=f"alert:{request.alert_id}",
+                        trace_id=telemetry.current_trace_id(),
+                    )
+                ],
+                clock=self._clock,
+            )
         return reply
 
     def VerifyAuditLog(self, request: pb.VerifyAuditLogRequest, context: Any) -> pb.VerifyAuditLogResponse:

@@ -88,6 +88,18 @@ class AuthClient(_Client):
         """AuthService.VerifyAuditLog (walks the whole chain: a longer deadline)."""
         return await self._stub.VerifyAuditLog(req, metadata=md, timeout=max(self._deadline, 60.0))
 
+    async def list_security_alerts(
+        self, md: Metadata, req: auth_pb2.ListSecurityAlertsRequest
+    ) -> auth_pb2.ListSecurityAlertsResponse:
+        """AuthService.ListSecurityAlerts."""
+        return await self._stub.ListSecurityAlerts(req, metadata=md, timeout=self._deadline)
+
+    async def acknowledge_security_alert(
+        self, md: Metadata, req: auth_pb2.AcknowledgeSecurityAlertRequest
+    ) -> auth_pb2.AcknowledgeSecurityAlertResponse:
+        """AuthService.AcknowledgeSecurityAlert."""
+        return await self._stub.AcknowledgeSecurityAlert(req, metadata=md, timeout=self._deadline)
+
 
 class SearchClient(_Client):
     """The search service."""

@@ -582,3 +582,22 @@ class AuditVerification(_Out):
     first_bad_seq: int | None = None
     reason: Annotated[str | None, Field(description="hash_mismatch, missing_event or broken_chain")] = None
     message: str | None = None
+
+
+class SecurityAlertRead(_Out):
+    id: str
+    kind: Annotated[str, Field(description="failed_logins, repeated_denials, mass_viewing or off_hours")]
+    actor: str
+    summary: str
+    first_seq: int
+    last_seq: int
+    count: int
+    raised_at: datetime
+    updated_at: datetime
+    status: Annotated[str, Field(description="open or acknowledged")]
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+class SecurityAlertList(_Out):
+    items: list[SecurityAlertRead]

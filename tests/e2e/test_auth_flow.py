@@ -251,3 +251,20 @@ def test_refusals_are_audited(secured: tuple[Stack, Any]) -> None:
             params={"actor": users["service"]["employee_id"], "outcome": "denied"},
         ).json()["items"]
         assert [e["action"] for e in denied] == ["rpc.list_contracts"]
+
+
+def test_a_burst_of_failed_logins_alerts_the_security_team(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        for _ in range(5):
+            api.post("/api/v1/auth/login", json={"employee_id": "intruder", "password": "guess"})
+        admin = bearer(login(api, users["admin"]))
+        assert (
+            api.get("/api/v1/security/alerts", headers=bearer(login(api, users["sales"]))).status_code == 403
+        )
+        alerts = api.get("/api/v1/security/alerts", params={"status": "open"}, headers=admin).json()["items"]
+        burst = next(a for a in alerts if a["kind"] == "failed_logins" and a["actor"] == "intruder")
+        assert burst["count"] >= 5
+        seen = api.post(f"/api/v1/security/alerts/{burst['id']}/acknowledge", headers=admin)
+        assert seen.status_code == 200 and seen.json()["status"] == "acknowledged"
+        assert seen.json()["acknowledged_by"] == users["admin"]["employee_id"]

@@ -165,6 +165,16 @@ class AuthServiceStub:
                 request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogRequest.SerializeToString,
                 response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogResponse.FromString,
                 _registered_method=True)
+        self.ListSecurityAlerts = channel.unary_unary(
+                '/crm.auth.v1.AuthService/ListSecurityAlerts',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListSecurityAlertsRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListSecurityAlertsResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeSecurityAlert = channel.unary_unary(
+                '/crm.auth.v1.AuthService/AcknowledgeSecurityAlert',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.AcknowledgeSecurityAlertRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.AcknowledgeSecurityAlertResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -337,6 +347,19 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSecurityAlerts(self, request, context):
+        """Anomalies seen in the audit stream (audit:read), newest first; and marking one as seen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeSecurityAlert(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -464,6 +487,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.VerifyAuditLog,
                     request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogRequest.FromString,
                     response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogResponse.SerializeToString,
+            ),
+            'ListSecurityAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSecurityAlerts,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListSecurityAlertsRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListSecurityAlertsResponse.SerializeToString,
+            ),
+            'AcknowledgeSecurityAlert': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeSecurityAlert,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.AcknowledgeSecurityAlertRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.AcknowledgeSecurityAlertResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1147,6 +1180,60 @@ class AuthService:
             '/crm.auth.v1.AuthService/VerifyAuditLog',
             crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogRequest.SerializeToString,
             crm_dot_auth_dot_v1_dot_auth__pb2.VerifyAuditLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSecurityAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/ListSecurityAlerts',
+            crm_dot_auth_dot_v1_dot_auth__pb2.ListSecurityAlertsRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.ListSecurityAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeSecurityAlert(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/AcknowledgeSecurityAlert',
+            crm_dot_auth_dot_v1_dot_auth__pb2.AcknowledgeSecurityAlertRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.AcknowledgeSecurityAlertResponse.FromString,
             options,
             channel_credentials,
             insecure,

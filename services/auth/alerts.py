@@ -1,0 +1,145 @@
+"""Anomaly rules over the audit stream: each new event is checked as it is recorded.
+
+Rules (thresholds are deliberately plain, tuned per installation through AuthSettings later):
+* failed_logins     — 5 refused logins for one employee ID within 15 minutes;
+* repeated_denials  — 5 refused calls by one caller within 10 minutes;
+* mass_viewing      — 200 customer record reads by one caller within an hour;
+* off_hours         — a person working with customer data outside 07:00-21:00 business time.
+An open alert of the same kind for the same actor is added to rather than repeated.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from services.auth.models import AuditEvent, SecurityAlert
+from services.common.errors import FieldViolation, InvalidArgument, NotFound
+
+BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+WORKING_HOURS = (7, 21)
+READ_ACTIONS = ("customer.read", "customer.view", "customer.history")
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    window: timedelta
+    threshold: int
+    summary: str
+
+
+FAILED_LOGINS = Rule("failed_logins", timedelta(minutes=15), 5, "{count} refused logins within 15 minutes")
+REPEATED_DENIALS = Rule(
+    "repeated_denials", timedelta(minutes=10), 5, "{count} refused calls within 10 minutes"
+)
+MASS_VIEWING = Rule("mass_viewing", timedelta(hours=1), 200, "{count} customer records read within an hour")
+OFF_HOURS = Rule("off_hours", timedelta(hours=12), 1, "customer data used outside working hours")
+
+
+def _count(session: Session, rule: Rule, actor: str, at: datetime, *conditions: Any) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.actor == actor, AuditEvent.at > at - rule.window, *conditions)
+        )
+        or 0
+    )
+
+
+def _raise(session: Session, rule: Rule, row: dict[str, Any], count: int) -> None:
+    existing = session.scalars(
+        select(SecurityAlert).where(
+            SecurityAlert.kind == rule.kind,
+            SecurityAlert.actor == row["actor"],
+            SecurityAlert.status == "open",
+            SecurityAlert.updated_at > row["at"] - rule.window,
+        )
+    ).first()
+    summary = rule.summary.format(count=count)
+    if existing is not None:
+        existing.count, existing.last_seq = count, row["seq"]
+        existing.updated_at, existing.summary = row["at"], summary
+        return
+    session.add(
+        SecurityAlert(
+            id=str(uuid.uuid4()),
+            kind=rule.kind,
+            actor=row["actor"],
+            summary=summary,
+            first_seq=row["seq"],
+            last_seq=row["seq"],
+            count=count,
+            raised_at=row["at"],
+            updated_at=row["at"],
+            status="open",
+        )
+    )
+
+
+def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Check freshly recorded events (already flushed) against every rule."""
+    for row in rows:
+        action, outcome, actor, at = row["action"], row["outcome"], row["actor"], row["at"]
+        if action == "auth.login" and outcome == "denied":
+            count = _count(
+                session,
+                FAILED_LOGINS,
+                actor,
+                at,
+                AuditEvent.action == "auth.login",
+                AuditEvent.outcome == "denied",
+            )
+            if count >= FAILED_LOGINS.threshold:
+                _raise(session, FAILED_LOGINS, row, count)
+        elif outcome == "denied":
+            count = _count(
+                session,
+                REPEATED_DENIALS,
+                actor,
+                at,
+                AuditEvent.outcome == "denied",
+                AuditEvent.action != "auth.login",
+            )
+            if count >= REPEATED_DENIALS.threshold:
+                _raise(session, REPEATED_DENIALS, row, count)
+        if action in READ_ACTIONS and outcome == "success":
+            count = _count(
+                session,
+                MASS_VIEWING,
+                actor,
+                at,
+                AuditEvent.action.in_(READ_ACTIONS),
+                AuditEvent.outcome == "success",
+            )
+            if count >= MASS_VIEWING.threshold:
+                _raise(session, MASS_VIEWING, row, count)
+        local_hour = at.astimezone(BUSINESS_TIMEZONE).hour
+        outside = not WORKING_HOURS[0] <= local_hour < WORKING_HOURS[1]
+        if outside and row["actor_kind"] == "user" and action.startswith("customer."):
+            _raise(session, OFF_HOURS, row, 1)
+
+
+def list_alerts(*, session: Session, status: str, limit: int) -> list[SecurityAlert]:
+    """Alerts, newest first, optionally only open or only acknowledged ones."""
+    if status not in ("", "open", "acknowledged"):
+        raise InvalidArgument("invalid filter", [FieldViolation("status", "must be open or acknowledged")])
+    stmt = select(SecurityAlert)
+    if status:
+        stmt = stmt.where(SecurityAlert.status == status)
+    return list(session.scalars(stmt.order_by(SecurityAlert.raised_at.desc()).limit(max(1, min(limit, 500)))))
+
+
+def acknowledge(*, session: Session, alert_id: str, by: str, at: datetime) -> SecurityAlert:
+    """Mark an alert as seen by someone on the security team."""
+    alert = session.get(SecurityAlert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} not found")
+    if alert.status != "acknowledged":
+        alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", by, at
+    return alert
