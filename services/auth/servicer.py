@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.auth.v1 import auth_pb2 as pb
@@ -51,6 +52,20 @@ def _alert(alert: Any) -> pb.SecurityAlert:
     if alert.acknowledged_at:
         reply.acknowledged_at.FromDatetime(alert.acknowledged_at)
     return reply
+
+
+def _target(request: Any) -> str:
+    """What an admin request acts on, from its first identifying field (e.g. employee_id:S1001)."""
+    if request is None:
+        return ""
+    nested = (getattr(request, f.name) for f in request.DESCRIPTOR.fields if f.message_type is not None)
+    messages = [request, *(m for m in nested if isinstance(m, Message))]
+    for message in messages:
+        for key in ("employee_id", "user_id", "client_id", "role_name", "name", "id"):
+            value = getattr(message, key, "") if key in message.DESCRIPTOR.fields_by_name else ""
+            if isinstance(value, str) and value:
+                return f"{key}:{value}"[:200]
+    return ""
 
 
 def _peer(context: Any) -> str:
@@ -196,9 +211,26 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self._settings = settings
         self._clock = clock
 
-    def _admin(self, session: Any) -> identity.Caller:
+    def _admin(self, session: Any, action: str = "", request: Any = None) -> identity.Caller:
+        """The caller, if an administrator; a change is audited in the same unit of work, so it is
+        recorded exactly when it commits."""
         caller = identity.current()
         service.require_admin(session=session, caller=caller)
+        if action:
+            audit.record(
+                session=session,
+                recorder=identity.Caller(id="auth", kind="service"),
+                events=[
+                    audit.NewEvent(
+                        actor=caller.id,
+                        actor_kind=caller.kind,
+                        action=action,
+                        target=_target(request),
+                        trace_id=telemetry.current_trace_id(),
+                    )
+                ],
+                clock=self._clock,
+            )
         return caller
 
     # --- public ----------------------------------------------------------------------------
@@ -324,13 +356,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: pb.RotateSigningKeyRequest, context: Any
     ) -> pb.RotateSigningKeyResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.rotate_signing_key", request)
             key = keys.create(session=session, now=self._clock())
         return pb.RotateSigningKeyResponse(kid=key.kid)
 
     def CreateUser(self, request: pb.CreateUserRequest, context: Any) -> pb.CreateUserResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.create_user", request)
             user, password = service.create_user(
                 session=session,
                 settings=self._settings,
@@ -364,7 +396,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def UpdateUser(self, request: pb.UpdateUserRequest, context: Any) -> pb.UpdateUserResponse:
         patch = json_format.MessageToDict(request.user, preserving_proto_field_name=True)
         with self._db.session_scope() as session:
-            caller = self._admin(session)
+            caller = self._admin(session, "admin.update_user", request)
             user = service.update_user(
                 session=session,
                 caller=caller,
@@ -378,7 +410,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def ResetPassword(self, request: pb.ResetPasswordRequest, context: Any) -> pb.ResetPasswordResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.reset_password", request)
             password = service.reset_password(
                 session=session,
                 settings=self._settings,
@@ -390,7 +422,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def CreateRole(self, request: pb.CreateRoleRequest, context: Any) -> pb.CreateRoleResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.create_role", request)
             role = service.create_role(
                 session=session,
                 name=request.role.name,
@@ -411,7 +443,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def UpdateRole(self, request: pb.UpdateRoleRequest, context: Any) -> pb.UpdateRoleResponse:
         patch = json_format.MessageToDict(request.role, preserving_proto_field_name=True)
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.update_role", request)
             role = service.update_role(
                 session=session,
                 name=request.name,
@@ -424,7 +456,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def CreateOrgUnit(self, request: pb.CreateOrgUnitRequest, context: Any) -> pb.CreateOrgUnitResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.create_org_unit", request)
             unit = service.create_org_unit(
                 session=session,
                 name=request.org_unit.name,
@@ -444,7 +476,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     def CreateApiClient(self, request: pb.CreateApiClientRequest, context: Any) -> pb.CreateApiClientResponse:
         with self._db.session_scope() as session:
-            caller = self._admin(session)
+            caller = self._admin(session, "admin.create_api_client", request)
             client, secret = clients.create(
                 session=session,
                 settings=self._settings,
@@ -471,7 +503,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: pb.RotateApiClientSecretRequest, context: Any
     ) -> pb.RotateApiClientSecretResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.rotate_api_client_secret", request)
             client, secret = clients.rotate_secret(
                 session=session,
                 settings=self._settings,
@@ -486,7 +518,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: pb.DisableApiClientRequest, context: Any
     ) -> pb.DisableApiClientResponse:
         with self._db.session_scope() as session:
-            self._admin(session)
+            self._admin(session, "admin.disable_api_client", request)
             client = clients.disable(session=session, client_id=request.client_id, now=self._clock())
             reply = pb.DisableApiClientResponse(client=_client(client))
         return reply

@@ -268,3 +268,25 @@ def test_a_burst_of_failed_logins_alerts_the_security_team(secured: tuple[Stack,
         seen = api.post(f"/api/v1/security/alerts/{burst['id']}/acknowledge", headers=admin)
         assert seen.status_code == 200 and seen.json()["status"] == "acknowledged"
         assert seen.json()["acknowledged_by"] == users["admin"]["employee_id"]
+
+
+def test_admin_actions_are_audited(secured: tuple[Stack, Any]) -> None:
+    from crm.auth.v1 import auth_pb2, auth_pb2_grpc
+
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = login(api, users["admin"])
+        with grpc.insecure_channel(stack.auth_address) as channel:
+            auth_pb2_grpc.AuthServiceStub(channel).CreateUser(
+                auth_pb2.CreateUserRequest(
+                    user=auth_pb2.User(employee_id="S7777", display_name="新同事", roles=["sales"])
+                ),
+                metadata=[("authorization", f"Bearer {admin['access_token']}")],
+                timeout=10,
+            )
+        events = api.get(
+            "/api/v1/audit/events", params={"action": "admin.create_user"}, headers=bearer(admin)
+        ).json()["items"]
+    assert [(e["actor"], e["target"]) for e in events] == [
+        (users["admin"]["employee_id"], "employee_id:S7777")
+    ]
