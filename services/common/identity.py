@@ -28,6 +28,8 @@ class Caller:
     hidden_fields: tuple[str, ...] = field(default=())
     # Actions on resources, e.g. customer:read; "*" grants everything.
     permissions: tuple[str, ...] = field(default=())
+    # Field groups the caller sees only partly (e.g. phones as 138****5678).
+    masked_fields: tuple[str, ...] = field(default=())
 
     def can(self, permission: str) -> bool:
         """Whether the caller holds a permission."""
@@ -44,6 +46,7 @@ class Caller:
             (_PREFIX + "teammates", ",".join(self.teammates)),
             (_PREFIX + "hidden-fields", ",".join(self.hidden_fields)),
             (_PREFIX + "permissions", ",".join(self.permissions)),
+            (_PREFIX + "masked-fields", ",".join(self.masked_fields)),
         ]
 
     def may_reach(self, owner_id: str | None) -> bool:
@@ -78,6 +81,7 @@ def from_metadata(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Calle
         teammates=_list("teammates"),
         hidden_fields=_list("hidden-fields"),
         permissions=_list("permissions"),
+        masked_fields=_list("masked-fields"),
     )
 
 

@@ -146,4 +146,5 @@ class TokenVerifier:
             teammates=strings("teammates"),
             hidden_fields=strings("hidden_fields"),
             permissions=strings("permissions"),
+            masked_fields=strings("masked_fields"),
         )

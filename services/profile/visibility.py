@@ -18,8 +18,38 @@ def _hidden_fields(caller: Caller) -> set[str]:
     return {field for group in caller.hidden_fields for field in GROUPS.get(group, ())}
 
 
+def mask_phone(phone: str) -> str:
+    """13812345678 -> 138****5678; 010-62345678 -> 010-****5678."""
+    if len(phone) <= 4:
+        return "*" * len(phone)
+    head = phone[:3] if "-" not in phone else phone.split("-", 1)[0] + "-"
+    return head + "****" + phone[-4:]
+
+
+def mask_email(email: str) -> str:
+    """zhangwei@minghui.cn -> z***@minghui.cn."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def masked_contact(contact: dict[str, Any]) -> dict[str, Any]:
+    """A contact with phones, e-mails and WeChat ID masked."""
+    return {
+        **contact,
+        "phones": [mask_phone(p) for p in contact.get("phones") or []],
+        "emails": [mask_email(e) for e in contact.get("emails") or []],
+        "wechat": "***" if contact.get("wechat") else None,
+    }
+
+
 def customer(data: dict[str, Any], caller: Caller) -> dict[str, Any]:
-    """A customer dict without what the caller may not see."""
+    """A customer dict without what the caller may not see, and masked where only that is allowed."""
+    if "contact" in caller.masked_fields and "contact" not in caller.hidden_fields:
+        data = {**data, "contacts": [masked_contact(c) for c in data.get("contacts", [])]}
+    # A masked financial or purchase group shows nothing: a partial amount would still mislead.
+    masked_as_hidden = tuple(g for g in caller.masked_fields if g != "contact")
+    if masked_as_hidden:
+        caller = Caller(id=caller.id, hidden_fields=(*caller.hidden_fields, *masked_as_hidden))
     if not caller.hidden_fields:
         return data
     shown = {k: (None if k in _hidden_fields(caller) else v) for k, v in data.items()}
@@ -35,13 +65,14 @@ def customer(data: dict[str, Any], caller: Caller) -> dict[str, Any]:
 
 
 def changes(items: list[dict[str, Any]], caller: Caller) -> list[dict[str, Any]]:
-    """History entries without old or new values of hidden fields."""
-    if not caller.hidden_fields:
+    """History entries without old or new values of hidden (or masked) fields."""
+    groups = {*caller.hidden_fields, *caller.masked_fields}
+    if not groups:
         return items
-    hidden = _hidden_fields(caller)
-    if "contact" in caller.hidden_fields:
+    hidden = {field for group in groups for field in GROUPS.get(group, ())}
+    if "contact" in groups:
         hidden.add("contacts")
-    if "purchase" in caller.hidden_fields:
+    if "purchase" in groups:
         hidden |= {"orders"}
     kept = []
     for item in items:

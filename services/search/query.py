@@ -147,8 +147,9 @@ def _bad(field_path: str, message: str) -> InvalidArgument:
 
 
 def visible(caller: Caller, index_field: str) -> bool:
-    """Whether the caller may see (and so search) an index field."""
-    return FIELDS[index_field].group not in caller.hidden_fields
+    """Whether the caller may search an index field (not for groups hidden or only masked)."""
+    group = FIELDS[index_field].group
+    return group not in caller.hidden_fields and group not in caller.masked_fields
 
 
 def scope_filter(caller: Caller) -> Node | None:

@@ -9,6 +9,7 @@ from typing import Any
 from crm.common.v1 import common_pb2
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.identity import Caller
+from services.profile import visibility
 from services.search import pinyin
 from services.search import query as q
 from services.search.backend import Hit, Result, SearchBackend
@@ -101,6 +102,10 @@ def shape(hit: Hit, caller: Caller, text: str) -> dict[str, Any]:
         display["deal_amount_12m"] = ""
     if "contact" in caller.hidden_fields:
         display["contacts"] = []
+    elif "contact" in caller.masked_fields:
+        display["contacts"] = [visibility.masked_contact(c) for c in display["contacts"]]
+    if "financial" in caller.masked_fields:
+        display["deal_amount_12m"] = ""
     display["score"] = hit.score
     display["highlights"] = highlights(display, text)
     return display

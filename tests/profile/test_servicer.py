@@ -248,3 +248,30 @@ def test_history_does_not_reveal_hidden_values(stub: profile_pb2_grpc.ProfileSer
     assert changes["credit_limit"] == ("null_value", "null_value")  # changed, but not shown
     stage = next(c for c in latest.changes if c.field == "stage")
     assert stage.new_value.string_value == "intent"
+
+
+def test_masked_contacts_show_only_part(stub: profile_pb2_grpc.ProfileServiceStub) -> None:
+    made = stub.CreateCustomer(
+        pb.CreateCustomerRequest(
+            customer=pb.Customer(
+                name="宁波masked测试有限公司",
+                industry_code="6511",
+                region_code="330106",
+                contacts=[pb.Contact(name="陈晨", phones=["13900001111"], emails=["chenchen@nbtest.cn"])],
+            )
+        ),
+        metadata=ADMIN,
+        timeout=5,
+    ).customer
+    partial = Caller(id="V8", roles=("service",), scope="all", masked_fields=("contact",)).to_metadata()
+    seen = stub.GetCustomer(pb.GetCustomerRequest(customer_id=made.id), metadata=partial, timeout=5).customer
+    assert (seen.contacts[0].name, list(seen.contacts[0].phones), list(seen.contacts[0].emails)) == (
+        "陈晨",
+        ["139****1111"],
+        ["c***@nbtest.cn"],
+    )
+    history = stub.ListCustomerHistory(
+        pb.ListCustomerHistoryRequest(customer_id=made.id), metadata=partial, timeout=5
+    ).revisions[0]
+    contacts = next(c for c in history.changes if c.field == "contacts")
+    assert contacts.new_value.WhichOneof("kind") == "null_value"  # no full numbers through history

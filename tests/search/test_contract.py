@@ -14,6 +14,7 @@ ADMIN = Caller(id="u-admin", roles=("admin",), scope="all")
 REP = Caller(id="S1", roles=("sales",), scope="own")
 TEAM_LEAD = Caller(id="S3", roles=("manager",), scope="team", teammates=("S1",))
 SERVICE_AGENT = Caller(id="V1", roles=("service",), scope="all", hidden_fields=("financial",))
+MASKED = Caller(id="V2", roles=("service",), scope="all", masked_fields=("contact",))
 NO_CONTACTS = Caller(id="M1", roles=("marketing",), scope="all", hidden_fields=("contact", "financial"))
 
 
@@ -361,3 +362,9 @@ def test_a_bad_page_token_is_refused(index: SearchBackend) -> None:
         service.search(
             backend=index, caller=ADMIN, text="", cond=None, sort="", size=5, token=page.next_token, facets=[]
         )
+
+
+def test_masked_contacts_are_shown_in_part_and_not_searchable(index: SearchBackend) -> None:
+    hit = find(index, "张三", caller=MASKED).hits[0]
+    assert hit["contacts"][0]["phones"] == ["138****5678"]
+    assert names(find(index, "13812345678", caller=MASKED)) == []
