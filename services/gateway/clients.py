@@ -100,6 +100,72 @@ class AuthClient(_Client):
         """AuthService.AcknowledgeSecurityAlert."""
         return await self._stub.AcknowledgeSecurityAlert(req, metadata=md, timeout=self._deadline)
 
+    async def list_users(self, md: Metadata, req: auth_pb2.ListUsersRequest) -> auth_pb2.ListUsersResponse:
+        """AuthService.ListUsers."""
+        return await self._stub.ListUsers(req, metadata=md, timeout=self._deadline)
+
+    async def create_user(self, md: Metadata, req: auth_pb2.CreateUserRequest) -> auth_pb2.CreateUserResponse:
+        """AuthService.CreateUser."""
+        return await self._stub.CreateUser(req, metadata=md, timeout=self._deadline)
+
+    async def update_user(self, md: Metadata, req: auth_pb2.UpdateUserRequest) -> auth_pb2.UpdateUserResponse:
+        """AuthService.UpdateUser."""
+        return await self._stub.UpdateUser(req, metadata=md, timeout=self._deadline)
+
+    async def reset_password(
+        self, md: Metadata, req: auth_pb2.ResetPasswordRequest
+    ) -> auth_pb2.ResetPasswordResponse:
+        """AuthService.ResetPassword."""
+        return await self._stub.ResetPassword(req, metadata=md, timeout=self._deadline)
+
+    async def list_roles(self, md: Metadata, req: auth_pb2.ListRolesRequest) -> auth_pb2.ListRolesResponse:
+        """AuthService.ListRoles."""
+        return await self._stub.ListRoles(req, metadata=md, timeout=self._deadline)
+
+    async def create_role(self, md: Metadata, req: auth_pb2.CreateRoleRequest) -> auth_pb2.CreateRoleResponse:
+        """AuthService.CreateRole."""
+        return await self._stub.CreateRole(req, metadata=md, timeout=self._deadline)
+
+    async def update_role(self, md: Metadata, req: auth_pb2.UpdateRoleRequest) -> auth_pb2.UpdateRoleResponse:
+        """AuthService.UpdateRole."""
+        return await self._stub.UpdateRole(req, metadata=md, timeout=self._deadline)
+
+    async def list_org_units(
+        self, md: Metadata, req: auth_pb2.ListOrgUnitsRequest
+    ) -> auth_pb2.ListOrgUnitsResponse:
+        """AuthService.ListOrgUnits."""
+        return await self._stub.ListOrgUnits(req, metadata=md, timeout=self._deadline)
+
+    async def create_org_unit(
+        self, md: Metadata, req: auth_pb2.CreateOrgUnitRequest
+    ) -> auth_pb2.CreateOrgUnitResponse:
+        """AuthService.CreateOrgUnit."""
+        return await self._stub.CreateOrgUnit(req, metadata=md, timeout=self._deadline)
+
+    async def list_api_clients(
+        self, md: Metadata, req: auth_pb2.ListApiClientsRequest
+    ) -> auth_pb2.ListApiClientsResponse:
+        """AuthService.ListApiClients."""
+        return await self._stub.ListApiClients(req, metadata=md, timeout=self._deadline)
+
+    async def create_api_client(
+        self, md: Metadata, req: auth_pb2.CreateApiClientRequest
+    ) -> auth_pb2.CreateApiClientResponse:
+        """AuthService.CreateApiClient."""
+        return await self._stub.CreateApiClient(req, metadata=md, timeout=self._deadline)
+
+    async def rotate_api_client_secret(
+        self, md: Metadata, req: auth_pb2.RotateApiClientSecretRequest
+    ) -> auth_pb2.RotateApiClientSecretResponse:
+        """AuthService.RotateApiClientSecret."""
+        return await self._stub.RotateApiClientSecret(req, metadata=md, timeout=self._deadline)
+
+    async def disable_api_client(
+        self, md: Metadata, req: auth_pb2.DisableApiClientRequest
+    ) -> auth_pb2.DisableApiClientResponse:
+        """AuthService.DisableApiClient."""
+        return await self._stub.DisableApiClient(req, metadata=md, timeout=self._deadline)
+
 
 class SearchClient(_Client):
     """The search service."""

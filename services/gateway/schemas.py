@@ -601,3 +601,128 @@ class SecurityAlertRead(_Out):
 
 class SecurityAlertList(_Out):
     items: list[SecurityAlertRead]
+
+
+class UserCreate(_Body):
+    employee_id: Annotated[str, Field(min_length=1, max_length=64, examples=["S1002"])]
+    display_name: Annotated[str, Field(min_length=1, max_length=100, examples=["李娜"])]
+    org_unit_id: Annotated[str | None, Field(max_length=64)] = None
+    roles: Annotated[list[str], Field(min_length=1, max_length=20, examples=[["sales"]])]
+
+
+class UserUpdate(_Body):
+    display_name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    org_unit_id: Annotated[str | None, Field(max_length=64)] = None
+    roles: Annotated[list[str] | None, Field(min_length=1, max_length=20)] = None
+    status: Literal["active", "disabled"] | None = None
+
+
+class UserRead(_Out):
+    employee_id: str
+    display_name: str
+    org_unit_id: str | None = None
+    roles: list[str] = []
+    status: str
+    must_change_password: bool = False
+    totp_enrolled: bool = False
+    locked_until: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class UserCreated(_Out):
+    user: UserRead
+    initial_password: Annotated[str, Field(description="Shown this once; changed at first login")]
+
+
+class UserList(Page):
+    items: list[UserRead]
+
+
+class PasswordReset(_Body):
+    reset_totp: bool = False
+
+
+class OneTimePassword(_Out):
+    one_time_password: str
+
+
+class RoleBody(_Body):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$", examples=["auditor"])]
+    description: Annotated[str, Field(max_length=200)] = ""
+    permissions: Annotated[list[str], Field(max_length=100, examples=[["audit:read"]])]
+    scope: Literal["own", "team", "org", "all"]
+    field_rules: dict[str, Literal["visible", "masked", "hidden"]] = {}
+
+
+class RoleUpdate(_Body):
+    description: Annotated[str | None, Field(max_length=200)] = None
+    permissions: Annotated[list[str] | None, Field(max_length=100)] = None
+    scope: Literal["own", "team", "org", "all"] | None = None
+    field_rules: dict[str, Literal["visible", "masked", "hidden"]] | None = None
+
+
+class RoleRead(_Out):
+    name: str
+    description: str = ""
+    permissions: list[str] = []
+    scope: str
+    field_rules: dict[str, str] = {}
+    builtin: bool = False
+
+
+class RoleList(_Out):
+    items: list[RoleRead]
+
+
+class OrgUnitBody(_Body):
+    id: Annotated[str | None, Field(max_length=64)] = None
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["华东区"])]
+    parent_id: Annotated[str | None, Field(max_length=64)] = None
+    kind: Annotated[str | None, Field(max_length=20, examples=["region"])] = None
+
+
+class OrgUnitRead(_Out):
+    id: str
+    name: str
+    parent_id: str | None = None
+    kind: str | None = None
+
+
+class OrgUnitList(_Out):
+    items: list[OrgUnitRead]
+
+
+class ApiClientCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["天猫旗舰店订单同步"])]
+    scopes: Annotated[
+        list[str], Field(min_length=1, max_length=50, examples=[["customer:read", "related:write"]])
+    ]
+    rate_limit_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 0
+    ip_allowlist: Annotated[list[str], Field(max_length=50, examples=[["203.0.113.0/24"]])] = []
+    record_scope: Literal["own", "team", "org", "all"] = "own"
+
+
+class ApiClientRead(_Out):
+    client_id: str
+    name: str
+    scopes: list[str] = []
+    rate_limit_per_minute: int = 0
+    ip_allowlist: list[str] = []
+    status: str
+    record_scope: str
+    created_at: datetime | None = None
+    previous_secret_expires_at: datetime | None = None
+
+
+class ApiClientSecret(_Out):
+    client: ApiClientRead
+    client_secret: Annotated[str, Field(description="Shown this once")]
+
+
+class ApiClientList(_Out):
+    items: list[ApiClientRead]
+
+
+class SecretRotation(_Body):
+    grace_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0

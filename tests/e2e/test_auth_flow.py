@@ -290,3 +290,95 @@ def test_admin_actions_are_audited(secured: tuple[Stack, Any]) -> None:
     assert [(e["actor"], e["target"]) for e in events] == [
         (users["admin"]["employee_id"], "employee_id:S7777")
     ]
+
+
+def test_administration_and_a_first_login_through_the_api(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        rep = bearer(login(api, users["sales"]))
+        assert api.get("/api/v1/users", headers=rep).status_code == 403
+        team = api.post("/api/v1/org-units", json={"name": "西南区", "kind": "region"}, headers=admin)
+        assert team.status_code == 201, team.text
+        role = api.post(
+            "/api/v1/roles",
+            headers=admin,
+            json={
+                "name": "auditor",
+                "description": "安全审计",
+                "permissions": ["audit:read", "customer:read"],
+                "scope": "all",
+                "field_rules": {"contact": "masked", "financial": "hidden", "purchase": "hidden"},
+            },
+        )
+        assert role.status_code == 201, role.text
+        made = api.post(
+            "/api/v1/users",
+            headers=admin,
+            json={
+                "employee_id": "K2001",
+                "display_name": "审计员",
+                "roles": ["auditor"],
+                "org_unit_id": team.json()["id"],
+            },
+        )
+        assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+        assert made.json()["user"]["must_change_password"] is True
+        assert "K2001" in {u["employee_id"] for u in api.get("/api/v1/users", headers=admin).json()["items"]}
+
+        # First login: change the password, enrol TOTP, confirm with a code, get tokens.
+        first = api.post(
+            "/api/v1/auth/login", json={"employee_id": "K2001", "password": made.json()["initial_password"]}
+        ).json()["challenge"]
+        assert first["kind"] == "password_change_required"
+        changed = api.post(
+            "/api/v1/auth/password",
+            json={
+                "setup_token": first["setup_token"],
+                "current_password": made.json()["initial_password"],
+                "new_password": "Audit-2026-strong!",
+            },
+        )
+        assert changed.status_code == 200, changed.text
+        enrolment = changed.json()["challenge"]
+        assert enrolment["kind"] == "totp_enrollment_required"
+        code = pyotp.TOTP(enrolment["totp_secret"]).now()
+        verified = api.post(
+            "/api/v1/auth/mfa/verify", json={"setup_token": enrolment["setup_token"], "totp_code": code}
+        )
+        assert verified.status_code == 200, verified.text
+        assert len(verified.json()["recovery_codes"]) == 10
+        auditor = bearer(verified.json()["tokens"])
+        assert api.get("/api/v1/audit/verify", headers=auditor).json()["ok"]
+        customer = api.post("/api/v1/customers", json=customer_data(), headers=admin).json()
+        seen = api.get(f"/api/v1/customers/{customer['id']}", headers=auditor).json()
+        assert seen["contacts"][0]["phones"] == ["138****5678"]  # the role's masked rule
+
+        client = api.post(
+            "/api/v1/api-clients",
+            headers=admin,
+            json={"name": "ERP 同步", "scopes": ["customer:read"], "rate_limit_per_minute": 120},
+        )
+        assert client.status_code == 201 and client.json()["client_secret"]
+        client_id = client.json()["client"]["client_id"]
+        rotated = api.post(
+            f"/api/v1/api-clients/{client_id}/rotate-secret", json={"grace_seconds": 0}, headers=admin
+        )
+        assert (
+            rotated.status_code == 200 and rotated.json()["client_secret"] != client.json()["client_secret"]
+        )
+        disabled = api.post(f"/api/v1/api-clients/{client_id}/disable", headers=admin)
+        assert disabled.status_code == 200 and disabled.json()["status"] == "disabled"
+        refused = api.post(
+            "/api/v1/oauth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": rotated.json()["client_secret"],
+            },
+        )
+        assert refused.status_code == 401
+        reset = api.post("/api/v1/users/K2001/password-reset", json={}, headers=admin)
+        assert reset.status_code == 200 and reset.json()["one_time_password"]
+        off = api.patch("/api/v1/users/K2001", json={"status": "disabled"}, headers=admin)
+        assert off.status_code == 200 and off.json()["status"] == "disabled"
