@@ -4,7 +4,8 @@ Rules (thresholds are deliberately plain, tuned per installation through AuthSet
 * failed_logins     — 5 refused logins for one employee ID within 15 minutes;
 * repeated_denials  — 5 refused calls by one caller within 10 minutes;
 * mass_viewing      — 200 customer record reads by one caller within an hour;
-* off_hours         — a person working with customer data outside 07:00-21:00 business time.
+* off_hours         — a person working with customer data outside 07:00-21:00 business time;
+* new_location      — a person's session used from an address none of their earlier events came from.
 An open alert of the same kind for the same actor is added to rather than repeated.
 """
 
@@ -39,6 +40,7 @@ REPEATED_DENIALS = Rule(
 )
 MASS_VIEWING = Rule("mass_viewing", timedelta(hours=1), 200, "{count} customer records read within an hour")
 OFF_HOURS = Rule("off_hours", timedelta(hours=12), 1, "customer data used outside working hours")
+NEW_LOCATION = Rule("new_location", timedelta(hours=12), 1, "used from a new address: {source}")
 
 
 def _count(session: Session, rule: Rule, actor: str, at: datetime, *conditions: Any) -> int:
@@ -52,6 +54,15 @@ def _count(session: Session, rule: Rule, actor: str, at: datetime, *conditions: 
     )
 
 
+def _new_location(session: Session, row: dict[str, Any]) -> bool:
+    earlier = (AuditEvent.actor == row["actor"], AuditEvent.seq < row["seq"])
+    seen_before = session.scalar(select(AuditEvent.seq).where(*earlier).limit(1)) is not None
+    from_here = session.scalar(
+        select(AuditEvent.seq).where(*earlier, AuditEvent.source == row["source"]).limit(1)
+    )
+    return seen_before and from_here is None
+
+
 def _raise(session: Session, rule: Rule, row: dict[str, Any], count: int) -> None:
     existing = session.scalars(
         select(SecurityAlert).where(
@@ -61,7 +72,7 @@ def _raise(session: Session, rule: Rule, row: dict[str, Any], count: int) -> Non
             SecurityAlert.updated_at > row["at"] - rule.window,
         )
     ).first()
-    summary = rule.summary.format(count=count)
+    summary = rule.summary.format(count=count, source=row.get("source", ""))
     if existing is not None:
         existing.count, existing.last_seq = count, row["seq"]
         existing.updated_at, existing.summary = row["at"], summary
@@ -123,6 +134,8 @@ def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
         outside = not WORKING_HOURS[0] <= local_hour < WORKING_HOURS[1]
         if outside and row["actor_kind"] == "user" and action.startswith("customer."):
             _raise(session, OFF_HOURS, row, 1)
+        if row["actor_kind"] == "user" and row["source"] and _new_location(session, row):
+            _raise(session, NEW_LOCATION, row, 1)
 
 
 def list_alerts(*, session: Session, status: str, limit: int) -> list[SecurityAlert]:

@@ -69,9 +69,10 @@ def _target(request: Any) -> str:
 
 
 def _peer(context: Any) -> str:
-    """The calling address as gRPC saw it (the gateway, for logins through the API)."""
+    """The client's address as the gateway passed it, else the calling address gRPC saw."""
     try:
-        return str(context.peer())[:100]
+        passed = dict(context.invocation_metadata()).get(identity.CLIENT_ADDRESS)
+        return str(passed or context.peer())[:100]
     except Exception:  # noqa: BLE001 - an address is a nicety here
         return ""
 

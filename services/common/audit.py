@@ -63,7 +63,7 @@ class AuditRecorder:
         event = auth_pb2.AuditEvent(
             actor=caller.id,
             actor_kind=caller.kind,
-            source=source or self._source,
+            source=source or caller.source or self._source,
             action=action,
             target=target,
             fields=list(fields),

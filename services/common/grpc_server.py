@@ -67,7 +67,8 @@ class ServiceInterceptor(grpc.ServerInterceptor):
             token = None
             try:
                 if not public:
-                    caller = self._authenticate(context.invocation_metadata())
+                    metadata = context.invocation_metadata()
+                    caller = identity.with_source(self._authenticate(metadata), metadata)
                     token = identity.bind(caller)
                     telemetry.set_attributes(caller_id=caller.id)
                 return behaviour(request, context)

@@ -5,7 +5,7 @@ from the same keys so that ownership checks and history already name the real ca
 """
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.common.errors import Unauthenticated
 
@@ -30,6 +30,8 @@ class Caller:
     permissions: tuple[str, ...] = field(default=())
     # Field groups the caller sees only partly (e.g. phones as 138****5678).
     masked_fields: tuple[str, ...] = field(default=())
+    # Where the request came from (the client's address as the gateway saw it), for the audit log.
+    source: str = ""
 
     def can(self, permission: str) -> bool:
         """Whether the caller holds a permission."""
@@ -104,3 +106,12 @@ def bind(caller: Caller | None) -> object:
 def reset(token: object) -> None:
     """Undo a bind()."""
     _current.reset(token)  # type: ignore[arg-type]
+
+
+CLIENT_ADDRESS = "x-crm-client-ip"
+
+
+def with_source(caller: Caller, metadata: tuple[tuple[str, str | bytes], ...] | None) -> Caller:
+    """The caller, marked with the client address the gateway passed along (if any)."""
+    address = next((str(v) for k, v in metadata or () if k == CLIENT_ADDRESS), "")
+    return replace(caller, source=address[:64]) if address else caller

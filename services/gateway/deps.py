@@ -4,7 +4,7 @@ from fastapi import HTTPException, Request
 
 from services.common import authn
 from services.common.errors import Unauthenticated
-from services.common.identity import SCOPES, Caller
+from services.common.identity import CLIENT_ADDRESS, SCOPES, Caller
 from services.gateway import policy
 from services.gateway.clients import AuthClient, Metadata, ProfileClient, SearchClient
 from services.gateway.settings import GatewaySettings
@@ -104,4 +104,5 @@ def metadata(request: Request, caller: Caller) -> Metadata:
     """
     token = getattr(request.state, "token", None)
     who = [("authorization", f"Bearer {token}")] if token else caller.to_metadata()
-    return [*who, ("x-request-id", request.state.request_id)]
+    address = request.client.host if request.client else ""
+    return [*who, ("x-request-id", request.state.request_id), (CLIENT_ADDRESS, address)]

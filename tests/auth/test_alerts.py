@@ -84,3 +84,11 @@ def test_acknowledging_an_alert(auth_db: Database) -> None:
         alerts.acknowledge(
             session=session, alert_id="00000000-0000-0000-0000-000000000000", by="x", at=clock()
         )
+
+
+def test_a_session_used_from_a_new_address(auth_db: Database) -> None:
+    clock = Clock(WORKDAY)
+    record(auth_db, clock, 3, source="10.1.2.3")
+    assert open_alerts(auth_db) == {}  # the first address is simply where they work
+    record(auth_db, clock, 1, source="198.51.100.7")
+    assert open_alerts(auth_db) == {("new_location", "S1001"): 1}

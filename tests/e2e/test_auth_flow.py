@@ -224,6 +224,7 @@ def test_every_access_is_in_the_tamper_evident_audit_log(secured: tuple[Stack, A
         created = next(e for e in events(target=target) if e["action"] == "customer.create")
         assert created["actor"] == users["sales"]["employee_id"] and "name" in created["fields"]
         assert created["service"].startswith("svc-profile") and len(created["trace_id"]) == 32
+        assert created["source"] == "127.0.0.1"  # the client's address, as the gateway saw it
         searched = events(action="customer.search", actor=users["sales"]["employee_id"])[0]
         assert searched["details"]["query_length"] == 11 and "13812345678" not in json.dumps(searched)
         assert events(action="auth.login", outcome="denied", actor="nobody")
@@ -236,6 +237,9 @@ def test_every_access_is_in_the_tamper_evident_audit_log(secured: tuple[Stack, A
             db.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = ?", (seq,))
         broken = api.get("/api/v1/audit/verify", headers=admin).json()
         assert not broken["ok"] and broken["first_bad_seq"] == seq and broken["reason"] == "hash_mismatch"
+        with sqlite3.connect(stack.data_dir / "auth.db") as db:  # put it back for the tests after
+            db.execute("UPDATE audit_events SET actor = ? WHERE seq = ?", (created["actor"], seq))
+        assert api.get("/api/v1/audit/verify", headers=admin).json()["ok"]
 
 
 def test_refusals_are_audited(secured: tuple[Stack, Any]) -> None:

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from crm.auth.v1 import auth_pb2 as pb
+from services.common.identity import CLIENT_ADDRESS
 from services.gateway import schemas
 from services.gateway.clients import AuthClient
 from services.gateway.convert import to_json
@@ -19,8 +20,9 @@ _PROBLEMS = {
 
 
 def _md(request: Request) -> list[tuple[str, str]]:
-    # Public RPCs: no caller yet, only the request id.
-    return [("x-request-id", request.state.request_id)]
+    # Public RPCs: no caller yet, only the request id and where the request came from.
+    address = request.client.host if request.client else ""
+    return [("x-request-id", request.state.request_id), (CLIENT_ADDRESS, address)]
 
 
 def _no_store(response: Response) -> None:
