@@ -1,6 +1,8 @@
 """The platform with real identities: no development identity, tokens from the auth service,
 checked by the gateway and again by every service."""
 
+import csv
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -230,6 +232,12 @@ def test_every_access_is_in_the_tamper_evident_audit_log(secured: tuple[Stack, A
         assert events(action="auth.login", outcome="denied", actor="nobody")
         verified = api.get("/api/v1/audit/verify", headers=admin).json()
         assert verified["ok"] and verified["checked"] >= 5
+        exported = api.get("/api/v1/audit/events/export", params={"target": target}, headers=admin)
+        assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(exported.text.lstrip("\ufeff"))))
+        assert {r["action"] for r in rows} >= {"customer.create", "customer.read"} and all(
+            r["hash"] for r in rows
+        )
 
         # Someone with database access alters one event: verification names it.
         seq = created["seq"]
