@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "profile", "search", "gateway")
 # Services that call other services, and the scopes their own API clients need.
 SERVICE_CLIENTS = {
+    "gateway": ("audit:write",),
     "profile": ("audit:write",),
     "search": ("feed:read", "customer:read", "audit:write"),
 }

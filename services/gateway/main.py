@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.common import authn, telemetry
+from services.common.audit import AuditRecorder
 from services.gateway import errors
 from services.gateway.clients import AuthClient, ProfileClient, SearchClient
 from services.gateway.middleware import RequestContextMiddleware
@@ -45,6 +46,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.verifier = authn.verifier(settings)
+    app.state.audit = AuditRecorder(
+        settings.auth_addr,
+        metadata=authn.ServiceCredentials(settings, service="gateway", scopes=("audit:write",)).metadata,
+        deadline_seconds=settings.rpc_deadline_seconds,
+        source="gateway",
+    )
     app.state.rate_limiter = (
         RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
     )

@@ -263,6 +263,14 @@ def test_refusals_are_audited(secured: tuple[Stack, Any]) -> None:
             params={"actor": users["service"]["employee_id"], "outcome": "denied"},
         ).json()["items"]
         assert [e["action"] for e in denied] == ["rpc.list_contracts"]
+        # Refused at the gateway (the role lacks the permission): audited there.
+        assert api.post("/api/v1/customers", json=customer_data(), headers=agent).status_code == 403
+        denied = api.get(
+            "/api/v1/audit/events",
+            headers=admin,
+            params={"actor": users["service"]["employee_id"], "outcome": "denied"},
+        ).json()["items"]
+        assert denied[0]["action"] == "gateway.refused" and denied[0]["target"] == "POST /api/v1/customers"
 
 
 def test_a_burst_of_failed_logins_alerts_the_security_team(secured: tuple[Stack, Any]) -> None:
@@ -394,3 +402,59 @@ def test_administration_and_a_first_login_through_the_api(secured: tuple[Stack, 
         assert reset.status_code == 200 and reset.json()["one_time_password"]
         off = api.patch("/api/v1/users/K2001", json={"status": "disabled"}, headers=admin)
         assert off.status_code == 200 and off.json()["status"] == "disabled"
+
+
+MUTATIONS = [
+    ("POST", "/contacts", {"name": "周敏", "phones": ["13511112222"]}, "contact.create"),
+    (
+        "POST",
+        "/interactions",
+        {"channel": "phone", "occurred_at": "2024-05-01T10:00:00+08:00", "summary": "回访"},
+        "interaction.create",
+    ),
+    (
+        "POST",
+        "/orders",
+        {"product": "刀具", "amount": "99.00", "ordered_at": "2024-05-01T10:00:00+08:00"},
+        "order.create",
+    ),
+    (
+        "POST",
+        "/contracts",
+        {"number": "HT-AUDIT-1", "title": "框架协议", "amount": "1000.00"},
+        "contract.create",
+    ),
+    ("POST", "/service-records", {"category": "inquiry", "subject": "咨询交期"}, "service_record.create"),
+    ("PATCH", "", {"stage": "intent"}, "customer.update"),
+    ("DELETE", "", None, "customer.delete"),
+    ("POST", "/restore", None, "customer.restore"),
+]
+
+
+def test_every_change_leaves_exactly_its_audit_event(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        customer = api.post("/api/v1/customers", json=customer_data(), headers=admin).json()
+        base = f"/api/v1/customers/{customer['id']}"
+        target = f"customer:{customer['id']}"
+
+        def actions() -> list[str]:
+            items = api.get(
+                "/api/v1/audit/events", params={"target": target, "page_size": 500}, headers=admin
+            ).json()["items"]
+            return [
+                e["action"]
+                for e in items
+                if not e["action"].endswith((".read", ".list", ".view", ".history"))
+            ]
+
+        assert actions() == ["customer.create"]
+        for method, suffix, body, action in MUTATIONS:
+            before = actions()
+            headers = dict(admin)
+            if method in ("PATCH", "DELETE"):
+                headers["If-Match"] = api.get(base, headers=admin, params={}).headers.get("etag", '"1"')
+            reply = api.request(method, base + suffix, json=body, headers=headers)
+            assert reply.status_code in (200, 201, 204), (action, reply.text)
+            assert actions() == [action, *before], action
