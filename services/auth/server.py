@@ -13,7 +13,6 @@ from services.auth.servicer import PUBLIC_METHODS, AuthServicer
 from services.auth.settings import AuthSettings
 from services.common import authn, grpc_server, identity
 from services.common.db import Database
-from services.common.errors import Unauthenticated
 from services.common.tokens import TokenVerifier
 
 log = logging.getLogger(__name__)
@@ -22,27 +21,14 @@ SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 
 
 def authenticator(settings: AuthSettings, db: Database) -> Callable[[Any], identity.Caller]:
-    """Callers from access tokens checked against this service's own keys.
-
-    Without a token, the unsigned development identity (x-crm-caller-* metadata) is accepted
-    only where the embedded mode enables it (CRM_DEV_IDENTITY).
-    """
+    """Callers from access tokens checked against this service's own keys (no round trip to
+    itself); the development identity only where the embedded mode enables it."""
 
     def own_jwks() -> dict[str, Any]:
         with db.session_scope(readonly=True) as session:
             return keys.jwks(session=session, settings=settings, now=datetime.now(UTC))
 
-    tokens = TokenVerifier(own_jwks, issuer=settings.issuer)
-
-    def authenticate(metadata: Any) -> identity.Caller:
-        token = authn.bearer(next((str(v) for k, v in metadata or () if k == "authorization"), None))
-        if token is not None:
-            return tokens.verify(token)
-        if settings.dev_identity:
-            return identity.from_metadata(metadata)
-        raise Unauthenticated("send an access token: authorization: Bearer <token>")
-
-    return authenticate
+    return authn.authenticator(settings, TokenVerifier(own_jwks, issuer=settings.issuer))
 
 
 def create_server(settings: AuthSettings, db: Database) -> tuple[grpc.Server, int, grpc_server.Readiness]:

@@ -41,9 +41,14 @@ def bearer(value: str | None) -> str | None:
     return token.strip()
 
 
-def authenticator(settings: ServiceSettings) -> Callable[[Metadata], identity.Caller]:
-    """The function a gRPC server uses to turn call metadata into the caller."""
-    tokens = verifier(settings)
+def authenticator(
+    settings: ServiceSettings, tokens: TokenVerifier | None = None
+) -> Callable[[Metadata], identity.Caller]:
+    """The function a gRPC server uses to turn call metadata into the caller.
+
+    `tokens` defaults to a verifier fed by the auth service (which passes its own keys instead).
+    """
+    tokens = tokens or verifier(settings)
 
     def authenticate(metadata: Metadata) -> identity.Caller:
         token = bearer(next((str(v) for k, v in metadata or () if k == "authorization"), None))

@@ -29,7 +29,7 @@ class ServiceInterceptor(grpc.ServerInterceptor):
         self,
         service: str,
         *,
-        authenticate: Callable[[Any], identity.Caller] = identity.from_metadata,
+        authenticate: Callable[[Any], identity.Caller],
         public_methods: frozenset[str] = frozenset(),
         audit: Any = None,
     ) -> None:
@@ -156,7 +156,7 @@ def create_server(
     service_names: list[str],
     ready_check: Callable[[], bool],
     max_workers: int = 16,
-    authenticate: Callable[[Any], identity.Caller] = identity.from_metadata,
+    authenticate: Callable[[Any], identity.Caller],
     public_methods: frozenset[str] = frozenset(),
     audit: Any = None,
 ) -> tuple[grpc.Server, int, Readiness]:

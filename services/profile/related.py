@@ -101,7 +101,7 @@ def create_contact(
         raise InvalidArgument(
             "too many contacts", [FieldViolation("contact", "a customer keeps at most 50 contacts")]
         )
-    contact = service._new_contact(parsed, customer.id, at)
+    contact = service.new_contact(parsed, customer.id, at)
     if contact.is_primary:
         for other in customer.contacts:
             other.is_primary = False

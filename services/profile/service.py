@@ -129,7 +129,8 @@ def _custom_field_specs(session: Session) -> dict[str, CustomField]:
     return {f.key: f for f in session.scalars(select(CustomField))}
 
 
-def _new_contact(data: schemas.ContactInput, customer_id: str, at: datetime) -> Contact:
+def new_contact(data: schemas.ContactInput, customer_id: str, at: datetime) -> Contact:
+    """A contact row for a customer from validated input."""
     return Contact(
         id=str(uuid4()),
         customer_id=customer_id,
@@ -187,7 +188,7 @@ def create(
     )
     # A microsecond apart, so contacts keep the order they were given in.
     customer.contacts = [
-        _new_contact(c, customer.id, at + timedelta(microseconds=i)) for i, c in enumerate(parsed.contacts)
+        new_contact(c, customer.id, at + timedelta(microseconds=i)) for i, c in enumerate(parsed.contacts)
     ]
     session.add(customer)
     session.flush()
