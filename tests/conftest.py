@@ -13,7 +13,9 @@ import pytest
 from scripts.stack import Stack
 from services.common.db import Database
 from services.common.identity import Caller
+from services.common.keys import LocalKeyProvider
 from services.profile import migrate
+from services.profile.keyring import Keyring, keystore_url, open_archive
 
 PG_HOST = os.environ.get("CRM_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CRM_TEST_PG_PORT", "5432"))
@@ -75,9 +77,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    """A Database over a fresh migrated schema."""
-    database = Database(db_url, service="profile")
+def keyring(tmp_path: Path) -> Iterator[Keyring]:
+    """Customers' data keys under a fresh local key file, in a private key store."""
+    ring = Keyring(LocalKeyProvider(tmp_path / "keys" / "keyfile.json"), keystore_url("", tmp_path))
+    yield ring
+    ring.dispose()
+
+
+@pytest.fixture
+def db(db_url: str, keyring: Keyring) -> Iterator[Database]:
+    """The archive's Database over a fresh migrated schema, sealing with `keyring`."""
+    database = open_archive(db_url, keyring)
     yield database
     database.dispose()
 

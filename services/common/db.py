@@ -55,7 +55,9 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
 class Database:
     """One database: engines, sessions, and the unit-of-work scope."""
 
-    def __init__(self, url: str, *, service: str, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, service: str, pool_size: int = 10, session_info: dict[str, Any] | None = None
+    ) -> None:
         self.url = url
         if url.startswith("sqlite"):
             self.engine = _sqlite_engine(url, immediate=True)
@@ -65,8 +67,9 @@ class Database:
             self._read_engine = self.engine
         metrics.register_pool(service, self.engine)
         telemetry.instrument_sqlalchemy({self.engine, self._read_engine})
-        self._writer = sessionmaker(self.engine, expire_on_commit=False)
-        self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        # session_info: collaborators every session carries (e.g. the profile's keyring).
+        self._writer = sessionmaker(self.engine, expire_on_commit=False, info=session_info)
+        self._reader = sessionmaker(self._read_engine, expire_on_commit=False, info=session_info)
 
     @contextmanager
     def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:

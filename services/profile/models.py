@@ -7,12 +7,17 @@ from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, St
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import UTCDateTime
+from services.profile.sealing import Sealed, watch
+
+# The feed action of a privacy erasure: the customer is gone from every service.
+ERASED = "customer.erased"
 
 
 class ProfileBase(DeclarativeBase):
     """The profile service's own metadata."""
 
 
+@watch
 class Customer(ProfileBase):
     __tablename__ = "customers"
 
@@ -21,7 +26,6 @@ class Customer(ProfileBase):
     kind: Mapped[str] = mapped_column(String(20))
     industry_code: Mapped[str] = mapped_column(String(5), index=True)
     region_code: Mapped[str | None] = mapped_column(String(6), index=True)
-    address: Mapped[str | None] = mapped_column(String(500))
     scale: Mapped[str | None] = mapped_column(String(10))
     tier: Mapped[str] = mapped_column(String(1), default="C", index=True)
     deal_amount_12m_fen: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -32,7 +36,6 @@ class Customer(ProfileBase):
     last_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     gender: Mapped[str | None] = mapped_column(String(10))
-    birthday: Mapped[str | None] = mapped_column(String(10))
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     interests: Mapped[list[str]] = mapped_column(JSON, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
@@ -40,31 +43,81 @@ class Customer(ProfileBase):
     credit_limit_fen: Mapped[int | None] = mapped_column(BigInteger)
     outstanding_fen: Mapped[int | None] = mapped_column(BigInteger)
     loyalty_points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Purposes with an active consent (kept in step with the consents table).
+    consented_purposes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     created_by: Mapped[str] = mapped_column(String(64))
     updated_by: Mapped[str] = mapped_column(String(64))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Personal fields, encrypted under the customer's data key (see sealing.py).
+    sealed: Mapped[str | None] = mapped_column(Text)
+    address = Sealed()
+    birthday = Sealed()
 
     contacts: Mapped[list["Contact"]] = relationship(
         order_by="Contact.created_at, Contact.id", lazy="selectin"
     )
 
+    def sealing(self) -> tuple[str, str]:
+        """Sealed under its own data key, as the record itself."""
+        return self.id, "customer"
 
+
+@watch
 class Contact(ProfileBase):
     __tablename__ = "contacts"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str | None] = mapped_column(String(100))
-    phones: Mapped[list[str]] = mapped_column(JSON, default=list)
-    emails: Mapped[list[str]] = mapped_column(JSON, default=list)
-    wechat: Mapped[str | None] = mapped_column(String(64))
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     departed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    name = Sealed(lambda: "")
+    phones = Sealed(list)
+    emails = Sealed(list)
+    wechat = Sealed()
+
+    def sealing(self) -> tuple[str, str]:
+        """Sealed under its customer's data key, as one contact of that record."""
+        return self.customer_id, f"contact:{self.id}"
+
+
+class PiiLookup(ProfileBase):
+    """Keyed blind indexes of contacts' phones and e-mails: exact lookups without decrypting."""
+
+    __tablename__ = "pii_lookups"
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_pii_lookups_digest", "purpose", "digest"),)
+
+
+class Consent(ProfileBase):
+    """A person's consent to one purpose of processing, with its evidence; withdrawal is kept."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(20))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    # How the consent was obtained (form ID, recording reference, signed page…): personal.
+    sealed: Mapped[str | None] = mapped_column(Text)
+    evidence = Sealed(lambda: "")
+
+    def sealing(self) -> tuple[str, str]:
+        """Sealed under its customer's data key."""
+        return self.customer_id, f"consent:{self.id}"
 
 
 class Interaction(ProfileBase):
@@ -140,6 +193,7 @@ class CustomField(ProfileBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+@watch
 class Revision(ProfileBase):
     """One recorded change of a customer, and its entry in the change feed.
 
@@ -155,11 +209,22 @@ class Revision(ProfileBase):
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer)
-    # [{"field", "old", "new"}] for the fields this change touched.
-    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
-    # The customer (contacts included) after this change, for as-of reads and the feed.
-    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     traceparent: Mapped[str | None] = mapped_column(String(64))
+    # Both hold personal data, so both are sealed under the customer's data key:
+    # [{"field", "old", "new"}] for the fields this change touched, and the customer
+    # (contacts included) after this change, for as-of reads and the feed.
+    sealed: Mapped[str | None] = mapped_column(Text)
+    changes = Sealed(list)
+    snapshot = Sealed(dict)
+
+    def sealing(self) -> tuple[str, str] | None:
+        """Sealed under its customer's data key, as one revision of that record.
+
+        The tombstone an erasure leaves holds nothing personal, and its key is gone.
+        """
+        if self.action == ERASED:
+            return None
+        return self.customer_id, f"revision:{self.position}"
 
     __table_args__ = (Index("ix_revisions_customer_at", "customer_id", "at", "position"),)
 

@@ -106,6 +106,9 @@ def create_contact(
         for other in customer.contacts:
             other.is_primary = False
     session.add(contact)
+    session.flush()
+    session.expire(customer, ["contacts"])
+    service.refresh_lookups(session, customer)
     service.touch(session, customer, caller, "contact.created", before, at, edit=False)
     return contact
 

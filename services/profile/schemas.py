@@ -209,6 +209,20 @@ class CustomFieldInput(_Input):
         return self
 
 
+# Purposes of processing that need the person's consent, and how a consent can be given.
+Purpose = Literal["marketing", "analytics", "profiling", "third_party_sharing", "cross_border_transfer"]
+ConsentChannel = Literal["web_form", "paper", "phone", "email", "app", "in_person", "api"]
+
+
+class ConsentInput(_Input):
+    purpose: Purpose
+    channel: ConsentChannel
+    # When the person gave it; defaults to now, never in the future.
+    given_at: PastTime | None = None
+    # How it was obtained: form ID, call recording reference, scanned page…
+    evidence: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
 def parse(model: type[M], data: dict[str, Any], prefix: str = "") -> M:
     """Validate data against model; InvalidArgument listing every bad field otherwise."""
     try:

@@ -8,6 +8,7 @@ from crm.profile.v1 import profile_pb2, profile_pb2_grpc
 from services.common import authn, grpc_server
 from services.common.audit import AuditRecorder
 from services.common.db import Database
+from services.profile.keyring import Keyring
 from services.profile.servicer import ProfileServicer
 from services.profile.settings import ProfileSettings
 
@@ -18,29 +19,36 @@ SCOPES = ("audit:write",)
 SERVICE_NAME = profile_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
 
 
-def create_server(settings: ProfileSettings, db: Database) -> tuple[grpc.Server, int, grpc_server.Readiness]:
-    """The profile gRPC server, not yet started, and the port it is bound to."""
+def audit_recorder(settings: ProfileSettings) -> AuditRecorder:
+    """The recorder of this service's audit events, calling the auth service as itself."""
     credentials = authn.ServiceCredentials(settings, service=SERVICE, scopes=SCOPES)
-    audit = AuditRecorder(
+    return AuditRecorder(
         settings.auth_addr,
         metadata=credentials.metadata,
         deadline_seconds=settings.rpc_deadline_seconds,
         source=SERVICE,
     )
-    servicer = ProfileServicer(db, settings, audit)
+
+
+def create_server(
+    settings: ProfileSettings, db: Database, keyring: Keyring
+) -> tuple[grpc.Server, int, grpc_server.Readiness]:
+    """The profile gRPC server, not yet started, and the port it is bound to."""
+    audit = audit_recorder(settings)
+    servicer = ProfileServicer(db, settings, audit, keyring)
     return grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
         register=lambda server: profile_pb2_grpc.add_ProfileServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
-        ready_check=db.ping,
+        ready_check=lambda: db.ping() and keyring.ping(),
         authenticate=authn.authenticator(settings),
         audit=audit,
     )
 
 
-def serve(settings: ProfileSettings, db: Database) -> None:
+def serve(settings: ProfileSettings, db: Database, keyring: Keyring) -> None:
     """Run the server until SIGTERM."""
-    server, port, readiness = create_server(settings, db)
+    server, port, readiness = create_server(settings, db, keyring)
     log.info("profile service listening", extra={"port": port})
     grpc_server.serve(server, readiness, settings)

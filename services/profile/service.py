@@ -9,6 +9,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
+from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
 from services.common.errors import (
@@ -20,8 +21,9 @@ from services.common.errors import (
     PermissionDenied,
 )
 from services.common.identity import Caller
-from services.profile import codes, journal, schemas
-from services.profile.models import Contact, Customer, CustomField, Order
+from services.common.keys import blind_index
+from services.profile import codes, journal, schemas, sealing
+from services.profile.models import Contact, Customer, CustomField, Order, PiiLookup
 from services.profile.settings import ProfileSettings
 
 MAX_PAGE_SIZE = 200
@@ -95,6 +97,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "credit_limit": _yuan_or_none(customer.credit_limit_fen),
         "outstanding_amount": _yuan_or_none(customer.outstanding_fen),
         "loyalty_points": customer.loyalty_points,
+        "consented_purposes": list(customer.consented_purposes or []),
         "contacts": [contact_to_dict(c) for c in customer.contacts],
         "version": customer.version,
         "created_at": iso(customer.created_at),
@@ -145,6 +148,24 @@ def new_contact(data: schemas.ContactInput, customer_id: str, at: datetime) -> C
     )
 
 
+def lookup_digest(session: Session, purpose: str, value: str) -> str:
+    """The blind index of a phone or e-mail (mainland numbers with or without +86 alike)."""
+    if purpose == "phone":
+        digits = "".join(ch for ch in value if ch.isdigit())
+        value = digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+    key = sealing.keyring_of(session).index_key(purpose)
+    return blind_index(value, key=key, purpose=purpose)
+
+
+def refresh_lookups(session: Session, customer: Customer) -> None:
+    """Rebuild a customer's blind indexes from its contacts' phones and e-mails."""
+    session.flush()
+    session.execute(delete_rows(PiiLookup).where(PiiLookup.customer_id == customer.id))
+    digests = {("phone", lookup_digest(session, "phone", p)) for c in customer.contacts for p in c.phones}
+    digests |= {("email", lookup_digest(session, "email", e)) for c in customer.contacts for e in c.emails}
+    session.add_all(PiiLookup(customer_id=customer.id, purpose=p, digest=d) for p, d in sorted(digests))
+
+
 def next_customer_id(session: Session, at: datetime, tz: tzinfo) -> str:
     """The next ID of the business day, like C20240501001 (the sequence widens past 999)."""
     stamp = at.astimezone(tz).strftime("%Y%m%d")
@@ -191,7 +212,7 @@ def create(
         new_contact(c, customer.id, at + timedelta(microseconds=i)) for i, c in enumerate(parsed.contacts)
     ]
     session.add(customer)
-    session.flush()
+    refresh_lookups(session, customer)
     snapshot = customer_to_dict(customer)
     journal.record(
         session,
@@ -500,6 +521,13 @@ def list_customers(
         conditions.append(_industry_condition(values))
     if values := filters.get("region_code"):
         conditions.append(_region_condition(values))
+    for purpose in ("phone", "email"):
+        if value := filters.get(purpose):
+            digest = lookup_digest(session, purpose, value)
+            matches = select(PiiLookup.customer_id).where(
+                PiiLookup.purpose == purpose, PiiLookup.digest == digest
+            )
+            conditions.append(Customer.id.in_(matches))
     if text := filters.get("name_contains"):
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(Customer.name.ilike(f"%{escaped}%", escape="\\"))

@@ -13,8 +13,10 @@ from crm.profile.v1 import profile_pb2_grpc
 from services.common import identity, telemetry
 from services.common.audit import AuditRecorder
 from services.common.db import Database
-from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
-from services.profile import custom_fields, journal, related, service, visibility
+from services.common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from services.profile import custom_fields, journal, privacy, related, service, visibility
+from services.profile.keyring import Keyring
+from services.profile.models import ERASED
 from services.profile.settings import ProfileSettings
 
 M = TypeVar("M", bound=Message)
@@ -46,10 +48,13 @@ def _page(request: Any) -> tuple[int, str]:
 class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     """The gRPC face of the customer archive; one unit of work per call."""
 
-    def __init__(self, db: Database, settings: ProfileSettings, audit: AuditRecorder) -> None:
+    def __init__(
+        self, db: Database, settings: ProfileSettings, audit: AuditRecorder, keyring: Keyring
+    ) -> None:
         self._db = db
         self._settings = settings
         self._audit = audit
+        self._keyring = keyring
 
     def _record(
         self, action: str, target: str, fields: Any = (), details: dict[str, Any] | None = None
@@ -333,6 +338,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             )
         with self._db.session_scope(readonly=True) as session:
             rows, head = journal.read_feed(session, after_position=request.after_position, limit=limit)
+            self._keyring.prefetch({r.customer_id for r in rows if r.action != ERASED})
             changes = [
                 pb.Change(
                     position=r.position,
@@ -340,7 +346,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                     action=r.action,
                     version=r.version,
                     at=_timestamp(r.at),
-                    customer=_customer(r.snapshot),
+                    customer=_customer(_for_feed(r.snapshot)) if r.action != ERASED else None,
                     traceparent=r.traceparent or "",
                 )
                 for r in rows
@@ -352,6 +358,97 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 details={"from": changes[0].position, "to": changes[-1].position, "count": len(changes)},
             )
         return pb.ReadChangesResponse(changes=changes, head_position=head)
+
+    # -- privacy rights ---------------------------------------------------------------------
+
+    def GiveConsent(self, request: pb.GiveConsentRequest, context: Any) -> pb.GiveConsentResponse:
+        _require("consent:write")
+        data = to_dict(request.consent)
+        for key in ("id", "customer_id", "recorded_by", "withdrawn_at", "withdrawn_by", "active"):
+            data.pop(key, None)
+        with self._db.session_scope() as session:
+            row = privacy.give_consent(
+                session=session, caller=identity.current(), customer_id=request.customer_id, data=data
+            )
+            result = privacy.consent_to_dict(row)
+            self._record(
+                "consent.give", f"customer:{request.customer_id}", ["purpose", "channel", "evidence"]
+            )
+        return pb.GiveConsentResponse(consent=to_message(pb.Consent, result))
+
+    def WithdrawConsent(self, request: pb.WithdrawConsentRequest, context: Any) -> pb.WithdrawConsentResponse:
+        _require("consent:write")
+        with self._db.session_scope() as session:
+            row = privacy.withdraw_consent(
+                session=session,
+                caller=identity.current(),
+                customer_id=request.customer_id,
+                consent_id=request.consent_id,
+            )
+            result = privacy.consent_to_dict(row)
+            self._record("consent.withdraw", f"customer:{request.customer_id}", details={"consent": row.id})
+        return pb.WithdrawConsentResponse(consent=to_message(pb.Consent, result))
+
+    def ListConsents(self, request: pb.ListConsentsRequest, context: Any) -> pb.ListConsentsResponse:
+        _require("consent:read")
+        with self._db.session_scope(readonly=True) as session:
+            rows = privacy.list_consents(
+                session=session, caller=identity.current(), customer_id=request.customer_id
+            )
+            results = [privacy.consent_to_dict(r) for r in rows]
+        self._record("consent.list", f"customer:{request.customer_id}", details={"count": len(results)})
+        return pb.ListConsentsResponse(consents=[to_message(pb.Consent, r) for r in results])
+
+    def ExportPersonalData(
+        self, request: pb.ExportPersonalDataRequest, context: Any
+    ) -> pb.ExportPersonalDataResponse:
+        _require("privacy:export")
+        telemetry.set_attributes(customer_id=request.customer_id)
+        with self._db.session_scope(readonly=True) as session:
+            data = privacy.export(session=session, caller=identity.current(), customer_id=request.customer_id)
+            # Recorded before the data leaves: an export nobody can account for must not happen.
+            self._record("privacy.export", f"customer:{request.customer_id}")
+        message = pb.ExportPersonalDataResponse()
+        message.data.update(data)
+        return message
+
+    def ErasePersonalData(
+        self, request: pb.ErasePersonalDataRequest, context: Any
+    ) -> pb.ErasePersonalDataResponse:
+        _require("privacy:erase")
+        telemetry.set_attributes(customer_id=request.customer_id)
+        removed = erase(self._db, self._keyring, self._record, request.customer_id, request.reason)
+        return pb.ErasePersonalDataResponse(customer_id=request.customer_id, **removed)
+
+
+def erase(db: Database, keyring: Keyring, record: Any, customer_id: str, reason: str) -> dict[str, Any]:
+    """Erase a customer: its rows, then its data key; repeating it finishes a broken run."""
+    if len(reason) > 500:
+        raise InvalidArgument("invalid erasure", [FieldViolation("reason", "at most 500 characters")])
+    details = {"reason": reason} if reason else None
+    with db.session_scope() as session:
+        if privacy.was_erased(session, customer_id) and keyring.is_destroyed(customer_id):
+            raise NotFound(f"customer {customer_id} not found")
+        removed: dict[str, int] = {}
+        if not privacy.was_erased(session, customer_id):
+            removed = privacy.erase(session=session, caller=identity.current(), customer_id=customer_id)
+        # The event names the customer and what happened, never the erased data.
+        record("privacy.erase", f"customer:{customer_id}", details=details)
+    key_destroyed = keyring.destroy(customer_id)
+    return {"removed": removed, "key_destroyed": key_destroyed}
+
+
+def _require(permission: str) -> None:
+    caller = identity.current()
+    if not caller.can(permission):
+        raise PermissionDenied(f"this needs the {permission} permission")
+
+
+def _for_feed(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What followers of the feed receive: no address, birthday or WeChat ID, which none needs."""
+    data = {k: v for k, v in snapshot.items() if k not in ("address", "birthday")}
+    data["contacts"] = [{k: v for k, v in c.items() if k != "wechat"} for c in snapshot.get("contacts") or []]
+    return data
 
 
 def _timestamp(value: Any) -> Timestamp:

@@ -11,7 +11,9 @@ from faker import Faker
 from sqlalchemy import func, select
 
 from services.common.db import Database
+from services.common.keys import LocalKeyProvider
 from services.profile import demo, migrate, schemas, service
+from services.profile.keyring import Keyring, keystore_url, open_archive
 from services.profile.models import Contract, Customer, Order
 from services.profile.settings import ProfileSettings
 
@@ -22,7 +24,8 @@ SETTINGS = ProfileSettings()
 def fresh_db(path: Path) -> Database:
     url = f"sqlite:///{path / 'profile.db'}"
     migrate.upgrade(url)
-    return Database(url, service="profile")
+    ring = Keyring(LocalKeyProvider(path / "keys" / "keyfile.json"), keystore_url("", path))
+    return open_archive(url, ring)
 
 
 @pytest.fixture(scope="module")

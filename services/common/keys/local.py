@@ -79,6 +79,10 @@ class LocalKeyProvider:
             keks = {**keys.keks, keys.latest + 1: AESGCM.generate_key(bit_length=256)}
             self._write(keks, keys.index_secret)
 
+    def latest_version(self) -> int:
+        """The newest key version in the file (re-read, so another process's rotation counts)."""
+        return self._keys(reload=True).latest
+
     def retire(self, version: int) -> None:
         """Delete key versions up to `version` from the file; their wrapped keys no longer open."""
         with self._writing() as keys:

@@ -60,6 +60,10 @@ class KeyProvider(Protocol):
         """Add a new key version; new data keys use it, older versions still unwrap."""
         ...
 
+    def latest_version(self) -> int:
+        """The newest key version: the one new and rewrapped data keys are wrapped under."""
+        ...
+
     def retire(self, version: int) -> None:
         """Make key versions up to and including `version` unusable (never the newest)."""
         ...

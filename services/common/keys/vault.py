@@ -81,11 +81,14 @@ class VaultKeyProvider:
         """Add a new key version (needs the ops policy)."""
         self._call(lambda t: t.rotate_key(self._key, mount_point=self._mount))
 
+    def latest_version(self) -> int:
+        """The transit key's newest version."""
+        key = self._call(lambda t: t.read_key(self._key, mount_point=self._mount))
+        return int(key["data"]["latest_version"])
+
     def retire(self, version: int) -> None:
         """Raise min_decryption_version above `version` (needs the ops policy)."""
-        latest = self._call(lambda t: t.read_key(self._key, mount_point=self._mount))["data"][
-            "latest_version"
-        ]
+        latest = self.latest_version()
         if version >= latest:
             raise ValueError(f"cannot retire version {version}: the newest is {latest}")
         self._call(

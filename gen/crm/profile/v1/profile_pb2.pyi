@@ -35,7 +35,7 @@ class Contact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., title: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., emails: _Optional[_Iterable[str]] = ..., wechat: _Optional[str] = ..., is_primary: _Optional[bool] = ..., departed: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("id", "name", "kind", "industry_code", "region_code", "address", "scale", "tier", "deal_amount_12m", "status", "stage", "owner_id", "source_channel", "last_follow_up_at", "gender", "birthday", "preferences", "interests", "notes", "custom_fields", "contacts", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "credit_limit", "outstanding_amount", "loyalty_points", "last_order_at")
+    __slots__ = ("id", "name", "kind", "industry_code", "region_code", "address", "scale", "tier", "deal_amount_12m", "status", "stage", "owner_id", "source_channel", "last_follow_up_at", "gender", "birthday", "preferences", "interests", "notes", "custom_fields", "contacts", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "credit_limit", "outstanding_amount", "loyalty_points", "last_order_at", "consented_purposes")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class Customer(_message.Message):
     OUTSTANDING_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     LOYALTY_POINTS_FIELD_NUMBER: _ClassVar[int]
     LAST_ORDER_AT_FIELD_NUMBER: _ClassVar[int]
+    CONSENTED_PURPOSES_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: str
@@ -98,7 +99,8 @@ class Customer(_message.Message):
     outstanding_amount: str
     loyalty_points: int
     last_order_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., address: _Optional[str] = ..., scale: _Optional[str] = ..., tier: _Optional[str] = ..., deal_amount_12m: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., owner_id: _Optional[str] = ..., source_channel: _Optional[str] = ..., last_follow_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., preferences: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., interests: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., updated_by: _Optional[str] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_limit: _Optional[str] = ..., outstanding_amount: _Optional[str] = ..., loyalty_points: _Optional[int] = ..., last_order_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    consented_purposes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., address: _Optional[str] = ..., scale: _Optional[str] = ..., tier: _Optional[str] = ..., deal_amount_12m: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., owner_id: _Optional[str] = ..., source_channel: _Optional[str] = ..., last_follow_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., preferences: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., interests: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., updated_by: _Optional[str] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_limit: _Optional[str] = ..., outstanding_amount: _Optional[str] = ..., loyalty_points: _Optional[int] = ..., last_order_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., consented_purposes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateCustomerRequest(_message.Message):
     __slots__ = ("customer",)
@@ -173,7 +175,7 @@ class RestoreCustomerResponse(_message.Message):
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
 
 class CustomerFilter(_message.Message):
-    __slots__ = ("status", "stage", "tier", "industry_code", "region_code", "owner_id", "source_channel", "kind", "scale", "name_contains", "created_from", "created_to", "updated_from", "updated_to", "include_deleted")
+    __slots__ = ("status", "stage", "tier", "industry_code", "region_code", "owner_id", "source_channel", "kind", "scale", "name_contains", "created_from", "created_to", "updated_from", "updated_to", "include_deleted", "phone", "email")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +191,8 @@ class CustomerFilter(_message.Message):
     UPDATED_FROM_FIELD_NUMBER: _ClassVar[int]
     UPDATED_TO_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
     status: _containers.RepeatedScalarFieldContainer[str]
     stage: _containers.RepeatedScalarFieldContainer[str]
     tier: _containers.RepeatedScalarFieldContainer[str]
@@ -204,7 +208,9 @@ class CustomerFilter(_message.Message):
     updated_from: _timestamp_pb2.Timestamp
     updated_to: _timestamp_pb2.Timestamp
     include_deleted: bool
-    def __init__(self, status: _Optional[_Iterable[str]] = ..., stage: _Optional[_Iterable[str]] = ..., tier: _Optional[_Iterable[str]] = ..., industry_code: _Optional[_Iterable[str]] = ..., region_code: _Optional[_Iterable[str]] = ..., owner_id: _Optional[_Iterable[str]] = ..., source_channel: _Optional[_Iterable[str]] = ..., kind: _Optional[_Iterable[str]] = ..., scale: _Optional[_Iterable[str]] = ..., name_contains: _Optional[str] = ..., created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_deleted: _Optional[bool] = ...) -> None: ...
+    phone: str
+    email: str
+    def __init__(self, status: _Optional[_Iterable[str]] = ..., stage: _Optional[_Iterable[str]] = ..., tier: _Optional[_Iterable[str]] = ..., industry_code: _Optional[_Iterable[str]] = ..., region_code: _Optional[_Iterable[str]] = ..., owner_id: _Optional[_Iterable[str]] = ..., source_channel: _Optional[_Iterable[str]] = ..., kind: _Optional[_Iterable[str]] = ..., scale: _Optional[_Iterable[str]] = ..., name_contains: _Optional[str] = ..., created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_deleted: _Optional[bool] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
 
 class ListCustomersRequest(_message.Message):
     __slots__ = ("filter", "order_by", "page")
@@ -579,3 +585,104 @@ class ReadChangesResponse(_message.Message):
     changes: _containers.RepeatedCompositeFieldContainer[Change]
     head_position: int
     def __init__(self, changes: _Optional[_Iterable[_Union[Change, _Mapping]]] = ..., head_position: _Optional[int] = ...) -> None: ...
+
+class Consent(_message.Message):
+    __slots__ = ("id", "customer_id", "purpose", "channel", "given_at", "recorded_by", "evidence", "withdrawn_at", "withdrawn_by", "active")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_AT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_BY_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_AT_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_BY_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    customer_id: str
+    purpose: str
+    channel: str
+    given_at: _timestamp_pb2.Timestamp
+    recorded_by: str
+    evidence: str
+    withdrawn_at: _timestamp_pb2.Timestamp
+    withdrawn_by: str
+    active: bool
+    def __init__(self, id: _Optional[str] = ..., customer_id: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[str] = ..., given_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_by: _Optional[str] = ..., evidence: _Optional[str] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., withdrawn_by: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...
+
+class GiveConsentRequest(_message.Message):
+    __slots__ = ("customer_id", "consent")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    consent: Consent
+    def __init__(self, customer_id: _Optional[str] = ..., consent: _Optional[_Union[Consent, _Mapping]] = ...) -> None: ...
+
+class GiveConsentResponse(_message.Message):
+    __slots__ = ("consent",)
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    consent: Consent
+    def __init__(self, consent: _Optional[_Union[Consent, _Mapping]] = ...) -> None: ...
+
+class WithdrawConsentRequest(_message.Message):
+    __slots__ = ("customer_id", "consent_id")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    consent_id: str
+    def __init__(self, customer_id: _Optional[str] = ..., consent_id: _Optional[str] = ...) -> None: ...
+
+class WithdrawConsentResponse(_message.Message):
+    __slots__ = ("consent",)
+    CONSENT_FIELD_NUMBER: _ClassVar[int]
+    consent: Consent
+    def __init__(self, consent: _Optional[_Union[Consent, _Mapping]] = ...) -> None: ...
+
+class ListConsentsRequest(_message.Message):
+    __slots__ = ("customer_id",)
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class ListConsentsResponse(_message.Message):
+    __slots__ = ("consents",)
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    consents: _containers.RepeatedCompositeFieldContainer[Consent]
+    def __init__(self, consents: _Optional[_Iterable[_Union[Consent, _Mapping]]] = ...) -> None: ...
+
+class ExportPersonalDataRequest(_message.Message):
+    __slots__ = ("customer_id",)
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
+
+class ExportPersonalDataResponse(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: _struct_pb2.Struct
+    def __init__(self, data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ErasePersonalDataRequest(_message.Message):
+    __slots__ = ("customer_id", "reason")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    reason: str
+    def __init__(self, customer_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ErasePersonalDataResponse(_message.Message):
+    __slots__ = ("customer_id", "removed", "key_destroyed")
+    class RemovedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    KEY_DESTROYED_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    removed: _containers.ScalarMap[str, int]
+    key_destroyed: bool
+    def __init__(self, customer_id: _Optional[str] = ..., removed: _Optional[_Mapping[str, int]] = ..., key_destroyed: _Optional[bool] = ...) -> None: ...

@@ -142,6 +142,31 @@ class ProfileServiceStub:
                 request_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ReadChangesRequest.SerializeToString,
                 response_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ReadChangesResponse.FromString,
                 _registered_method=True)
+        self.GiveConsent = channel.unary_unary(
+                '/crm.profile.v1.ProfileService/GiveConsent',
+                request_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.GiveConsentRequest.SerializeToString,
+                response_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.GiveConsentResponse.FromString,
+                _registered_method=True)
+        self.WithdrawConsent = channel.unary_unary(
+                '/crm.profile.v1.ProfileService/WithdrawConsent',
+                request_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.WithdrawConsentRequest.SerializeToString,
+                response_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.WithdrawConsentResponse.FromString,
+                _registered_method=True)
+        self.ListConsents = channel.unary_unary(
+                '/crm.profile.v1.ProfileService/ListConsents',
+                request_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ListConsentsRequest.SerializeToString,
+                response_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ListConsentsResponse.FromString,
+                _registered_method=True)
+        self.ExportPersonalData = channel.unary_unary(
+                '/crm.profile.v1.ProfileService/ExportPersonalData',
+                request_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ExportPersonalDataRequest.SerializeToString,
+                response_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ExportPersonalDataResponse.FromString,
+                _registered_method=True)
+        self.ErasePersonalData = channel.unary_unary(
+                '/crm.profile.v1.ProfileService/ErasePersonalData',
+                request_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ErasePersonalDataRequest.SerializeToString,
+                response_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ErasePersonalDataResponse.FromString,
+                _registered_method=True)
 
 
 class ProfileServiceServicer:
@@ -272,6 +297,40 @@ class ProfileServiceServicer:
 
     def ReadChanges(self, request, context):
         """The ordered, durable change feed: every committed change, by increasing position.
+        An erased customer appears once more, with action "customer.erased" and no data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GiveConsent(self, request, context):
+        """A person's rights over their data (PIPL / GDPR).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawConsent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportPersonalData(self, request, context):
+        """Everything the archive holds about a customer, as one JSON document.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ErasePersonalData(self, request, context):
+        """Deletes the customer everywhere in the archive and destroys its data key (crypto-shredding).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -384,6 +443,31 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.ReadChanges,
                     request_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ReadChangesRequest.FromString,
                     response_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ReadChangesResponse.SerializeToString,
+            ),
+            'GiveConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GiveConsent,
+                    request_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.GiveConsentRequest.FromString,
+                    response_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.GiveConsentResponse.SerializeToString,
+            ),
+            'WithdrawConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawConsent,
+                    request_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.WithdrawConsentRequest.FromString,
+                    response_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.WithdrawConsentResponse.SerializeToString,
+            ),
+            'ListConsents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsents,
+                    request_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ListConsentsRequest.FromString,
+                    response_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ListConsentsResponse.SerializeToString,
+            ),
+            'ExportPersonalData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPersonalData,
+                    request_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ExportPersonalDataRequest.FromString,
+                    response_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ExportPersonalDataResponse.SerializeToString,
+            ),
+            'ErasePersonalData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ErasePersonalData,
+                    request_deserializer=crm_dot_profile_dot_v1_dot_profile__pb2.ErasePersonalDataRequest.FromString,
+                    response_serializer=crm_dot_profile_dot_v1_dot_profile__pb2.ErasePersonalDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -956,6 +1040,141 @@ class ProfileService:
             '/crm.profile.v1.ProfileService/ReadChanges',
             crm_dot_profile_dot_v1_dot_profile__pb2.ReadChangesRequest.SerializeToString,
             crm_dot_profile_dot_v1_dot_profile__pb2.ReadChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GiveConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.profile.v1.ProfileService/GiveConsent',
+            crm_dot_profile_dot_v1_dot_profile__pb2.GiveConsentRequest.SerializeToString,
+            crm_dot_profile_dot_v1_dot_profile__pb2.GiveConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.profile.v1.ProfileService/WithdrawConsent',
+            crm_dot_profile_dot_v1_dot_profile__pb2.WithdrawConsentRequest.SerializeToString,
+            crm_dot_profile_dot_v1_dot_profile__pb2.WithdrawConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.profile.v1.ProfileService/ListConsents',
+            crm_dot_profile_dot_v1_dot_profile__pb2.ListConsentsRequest.SerializeToString,
+            crm_dot_profile_dot_v1_dot_profile__pb2.ListConsentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPersonalData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.profile.v1.ProfileService/ExportPersonalData',
+            crm_dot_profile_dot_v1_dot_profile__pb2.ExportPersonalDataRequest.SerializeToString,
+            crm_dot_profile_dot_v1_dot_profile__pb2.ExportPersonalDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ErasePersonalData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.profile.v1.ProfileService/ErasePersonalData',
+            crm_dot_profile_dot_v1_dot_profile__pb2.ErasePersonalDataRequest.SerializeToString,
+            crm_dot_profile_dot_v1_dot_profile__pb2.ErasePersonalDataResponse.FromString,
             options,
             channel_credentials,
             insecure,
