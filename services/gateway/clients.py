@@ -291,3 +291,29 @@ class ProfileClient(_Client):
     ) -> pb.CreateCustomFieldResponse:
         """ProfileService.CreateCustomField."""
         return await self._stub.CreateCustomField(req, metadata=md, timeout=self._deadline)
+
+    async def give_consent(self, md: Metadata, req: pb.GiveConsentRequest) -> pb.GiveConsentResponse:
+        """ProfileService.GiveConsent."""
+        return await self._stub.GiveConsent(req, metadata=md, timeout=self._deadline)
+
+    async def withdraw_consent(
+        self, md: Metadata, req: pb.WithdrawConsentRequest
+    ) -> pb.WithdrawConsentResponse:
+        """ProfileService.WithdrawConsent."""
+        return await self._stub.WithdrawConsent(req, metadata=md, timeout=self._deadline)
+
+    async def list_consents(self, md: Metadata, req: pb.ListConsentsRequest) -> pb.ListConsentsResponse:
+        """ProfileService.ListConsents."""
+        return await self._stub.ListConsents(req, metadata=md, timeout=self._deadline)
+
+    async def export_personal_data(
+        self, md: Metadata, req: pb.ExportPersonalDataRequest
+    ) -> pb.ExportPersonalDataResponse:
+        """ProfileService.ExportPersonalData."""
+        return await self._stub.ExportPersonalData(req, metadata=md, timeout=self._deadline)
+
+    async def erase_personal_data(
+        self, md: Metadata, req: pb.ErasePersonalDataRequest
+    ) -> pb.ErasePersonalDataResponse:
+        """ProfileService.ErasePersonalData (longer deadline: it deletes every related row)."""
+        return await self._stub.ErasePersonalData(req, metadata=md, timeout=self._deadline * 4)

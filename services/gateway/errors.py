@@ -28,6 +28,9 @@ _STATUS: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "too-many-requests"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "upstream-timeout"),
     grpc.StatusCode.UNAVAILABLE: (503, "service-unavailable"),
+    # Stored data that does not decrypt (altered, moved to another record, or erased): the
+    # message names the record and field, never their content.
+    grpc.StatusCode.DATA_LOSS: (500, "data-integrity"),
 }
 _TITLES = {
     400: "Bad request",
@@ -98,7 +101,7 @@ async def _http(request: Request, exc: HTTPException) -> JSONResponse:
 
 async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
     status, kind = _STATUS.get(exc.code(), (500, "internal-error"))
-    if status == 500:
+    if status == 500 and kind == "internal-error":
         log.error("downstream call failed: %s %s", exc.code(), exc.details())
         return problem(
             request, 500, f"internal error; trace id {telemetry.current_trace_id() or 'none'}", kind=kind

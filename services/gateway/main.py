@@ -12,7 +12,18 @@ from services.gateway import errors
 from services.gateway.clients import AuthClient, ProfileClient, SearchClient
 from services.gateway.middleware import RequestContextMiddleware
 from services.gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter
-from services.gateway.routes import admin, audit, auth, customers, identities, ops, related, search, security
+from services.gateway.routes import (
+    admin,
+    audit,
+    auth,
+    customers,
+    identities,
+    ops,
+    privacy,
+    related,
+    search,
+    security,
+)
 from services.gateway.settings import GatewaySettings
 
 DESCRIPTION = """
@@ -56,7 +67,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
     )
     errors.install(app)
-    for module in (auth, customers, related, search, admin, identities, audit, security, ops):
+    for module in (auth, customers, related, privacy, search, admin, identities, audit, security, ops):
         app.include_router(module.router)
     if telemetry.enabled():
         # The per-message ASGI send/receive spans say nothing an operator needs and cost time.

@@ -14,13 +14,23 @@ _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "customer:history",
             "related:read",
             "related:write",
+            "consent:read",
+            "consent:write",
         }
     ),
     "sales": frozenset(
-        {"customer:read", "customer:write", "customer:history", "related:read", "related:write"}
+        {
+            "customer:read",
+            "customer:write",
+            "customer:history",
+            "related:read",
+            "related:write",
+            "consent:read",
+            "consent:write",
+        }
     ),
-    "service": frozenset({"customer:read", "related:read", "related:write"}),
-    "marketing": frozenset({"customer:read", "related:read"}),
+    "service": frozenset({"customer:read", "related:read", "related:write", "consent:read", "consent:write"}),
+    "marketing": frozenset({"customer:read", "related:read", "consent:read"}),
 }
 
 

@@ -163,6 +163,9 @@ class CustomerRead(_Out):
     credit_limit: Money | None = None
     outstanding_amount: Money | None = None
     loyalty_points: int = 0
+    consented_purposes: Annotated[
+        list[str], Field(description="Purposes with an active consent (see /customers/{id}/consents)")
+    ] = []
     contacts: list[ContactRead] = []
     version: Annotated[int, Field(description="Send it back in If-Match to change the record")]
     created_at: datetime
@@ -726,3 +729,80 @@ class ApiClientList(_Out):
 
 class SecretRotation(_Body):
     grace_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0
+
+
+# -- privacy rights -----------------------------------------------------------------------------
+
+ConsentPurpose = Literal[
+    "marketing", "analytics", "profiling", "third_party_sharing", "cross_border_transfer"
+]
+
+
+class ConsentCreate(_Body):
+    purpose: Annotated[ConsentPurpose, Field(description="What the person agrees their data is used for")]
+    channel: Annotated[
+        Literal["web_form", "paper", "phone", "email", "app", "in_person", "api"],
+        Field(description="How the consent was given"),
+    ]
+    given_at: Annotated[datetime | None, Field(description="When it was given; defaults to now")] = None
+    evidence: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=1000,
+            description="How it can be proven: form ID, call recording reference, scanned page…",
+            examples=["web form WF-2024-0501-7781, IP 203.0.113.7"],
+        ),
+    ]
+
+
+class ConsentRead(_Out):
+    id: str
+    customer_id: str
+    purpose: str
+    channel: str
+    given_at: datetime
+    recorded_by: str
+    evidence: str
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    active: bool
+
+
+class ConsentList(_Out):
+    items: list[ConsentRead]
+
+
+class ErasureCreate(_Body):
+    reason: Annotated[
+        str,
+        Field(
+            max_length=500,
+            description="Why: the request's reference (kept in the audit log; never personal data)",
+            examples=["PIPL request 2024-117"],
+        ),
+    ] = ""
+
+
+class ErasureRead(_Out):
+    customer_id: str
+    removed: Annotated[dict[str, int], Field(description="Rows removed from the archive, by kind")]
+    key_destroyed: Annotated[
+        bool, Field(description="Whether the customer's data key was destroyed now (false: it already was)")
+    ]
+    services: Annotated[
+        dict[str, str], Field(description="What each service did: erased, or the follower that removes it")
+    ]
+
+
+class PrivacyExport(_Out):
+    format: Annotated[str, Field(examples=["crm.privacy-export/v1"])]
+    exported_at: datetime
+    customer_id: str
+    archive: Annotated[
+        dict[str, Any], Field(description="The profile archive: record, related records, consents, history")
+    ]
+    access_log: Annotated[
+        list[dict[str, Any]] | None,
+        Field(description="Who read or changed the record (audit events); null without audit:read"),
+    ] = None

@@ -76,25 +76,26 @@ def apply_retention(
     with db.session_scope(readonly=True) as session:
         due = privacy.due_for_retention(session=session, days=settings.retention_churned_days)
     audit = server.audit_recorder(settings)
-    token = identity.bind(system)
     failed = 0
-    try:
-        for customer_id in due:
-            try:
-                servicer.erase(
-                    db,
-                    keyring,
-                    lambda action, target, fields=(), details=None: audit.record(
-                        caller=system, action=action, target=target, fields=fields, details=details
-                    ),
-                    customer_id,
-                    f"retention: churned for over {settings.retention_churned_days} days",
-                )
-            except Exception:
-                failed += 1
-                log.exception("retention erasure failed", extra={"crm.customer.id": customer_id})
-    finally:
-        identity.reset(token)
+
+    def record(
+        action: str, target: str, fields: object = (), details: dict[str, object] | None = None
+    ) -> None:
+        audit.record(caller=system, action=action, target=target, fields=fields, details=details)
+
+    for customer_id in due:
+        try:
+            servicer.erase(
+                db,
+                keyring,
+                record,
+                caller=system,
+                customer_id=customer_id,
+                reason=f"retention: churned for over {settings.retention_churned_days} days",
+            )
+        except Exception:
+            failed += 1
+            log.exception("retention erasure failed", extra={"crm.customer.id": customer_id})
     print(json.dumps({"due": len(due), "erased": len(due) - failed, "failed": failed}))  # noqa: T201
     return 1 if failed else 0
 

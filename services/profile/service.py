@@ -523,6 +523,10 @@ def list_customers(
         conditions.append(_region_condition(values))
     for purpose in ("phone", "email"):
         if value := filters.get(purpose):
+            if "contact" in caller.hidden_fields or "contact" in caller.masked_fields:
+                raise PermissionDenied(
+                    f"you may not look customers up by {purpose}: contact details are not yours to see"
+                )
             digest = lookup_digest(session, purpose, value)
             matches = select(PiiLookup.customer_id).where(
                 PiiLookup.purpose == purpose, PiiLookup.digest == digest

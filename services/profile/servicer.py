@@ -417,11 +417,20 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     ) -> pb.ErasePersonalDataResponse:
         _require("privacy:erase")
         telemetry.set_attributes(customer_id=request.customer_id)
-        removed = erase(self._db, self._keyring, self._record, request.customer_id, request.reason)
+        removed = erase(
+            self._db,
+            self._keyring,
+            self._record,
+            caller=identity.current(),
+            customer_id=request.customer_id,
+            reason=request.reason,
+        )
         return pb.ErasePersonalDataResponse(customer_id=request.customer_id, **removed)
 
 
-def erase(db: Database, keyring: Keyring, record: Any, customer_id: str, reason: str) -> dict[str, Any]:
+def erase(
+    db: Database, keyring: Keyring, record: Any, *, caller: identity.Caller, customer_id: str, reason: str
+) -> dict[str, Any]:
     """Erase a customer: its rows, then its data key; repeating it finishes a broken run."""
     if len(reason) > 500:
         raise InvalidArgument("invalid erasure", [FieldViolation("reason", "at most 500 characters")])
@@ -431,7 +440,7 @@ def erase(db: Database, keyring: Keyring, record: Any, customer_id: str, reason:
             raise NotFound(f"customer {customer_id} not found")
         removed: dict[str, int] = {}
         if not privacy.was_erased(session, customer_id):
-            removed = privacy.erase(session=session, caller=identity.current(), customer_id=customer_id)
+            removed = privacy.erase(session=session, caller=caller, customer_id=customer_id)
         # The event names the customer and what happened, never the erased data.
         record("privacy.erase", f"customer:{customer_id}", details=details)
     key_destroyed = keyring.destroy(customer_id)

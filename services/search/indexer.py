@@ -15,6 +15,9 @@ from crm.profile.v1 import profile_pb2_grpc
 from services.search import documents
 from services.search.backend import SearchBackend
 
+# The feed's action for a privacy erasure (see proto ReadChanges): the customer is gone for good.
+ERASED = "customer.erased"
+
 log = logging.getLogger(__name__)
 
 APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied to the index.")
@@ -36,7 +39,8 @@ def batch_of(changes: list[pb.Change]) -> tuple[list[dict[str, Any]], list[str],
         latest[change.customer_id] = change
     upserts, deletes = [], []
     for customer_id, change in latest.items():
-        if change.customer.HasField("deleted_at"):
+        # Soft-deleted customers leave the index; erased ones arrive as a tombstone with no data.
+        if change.action == ERASED or change.customer.HasField("deleted_at"):
             deletes.append(customer_id)
         else:
             upserts.append(documents.build(snapshot(change.customer)))

@@ -85,6 +85,10 @@ async def list_customers(
     kind: Annotated[list[str] | None, Query()] = None,
     scale: Annotated[list[str] | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+    phone: Annotated[
+        str | None, Query(max_length=32, description="A contact's phone, exactly (with or without +86)")
+    ] = None,
+    email: Annotated[str | None, Query(max_length=254, description="A contact's e-mail, exactly")] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     updated_from: datetime | None = None,
@@ -115,6 +119,8 @@ async def list_customers(
         kind=kind or [],
         scale=scale or [],
         name_contains=q or "",
+        phone=phone or "",
+        email=email or "",
         include_deleted=include_deleted,
     )
     for name, value in (
