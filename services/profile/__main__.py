@@ -36,6 +36,8 @@ def main() -> None:
     settings = ProfileSettings()
     crm_logging.setup(server.SERVICE, settings.log_level)
     url = settings.resolved_database_url()
+    if args.command == "serve":
+        telemetry.setup(server.SERVICE)  # before the engines exist, so their SQL is traced
     keyring = open_keyring(settings, settings.resolved_keystore_url())
     db = open_archive(url, keyring)
     if args.command == "migrate" or settings.mode == "embedded" or args.command == "seed-demo":
@@ -45,8 +47,6 @@ def main() -> None:
             log.info("sealed rows written before encryption", extra={"rows": sealed})
     if args.command == "migrate":
         return
-    if args.command == "serve":
-        telemetry.setup(server.SERVICE)
     if args.command == "seed-demo":
         demo.seed(db, customers=args.customers, seed=args.seed, settings=settings, only_if_empty=True)
         return

@@ -111,9 +111,7 @@ class Keyring:
                 }
             for subject in wanted:
                 if subject not in rows:
-                    raise KeyDestroyed(
-                        f"the data key of customer {subject} was destroyed; its data is erased"
-                    )
+                    raise KeyDestroyed(f"customer {subject} has no data key: it was erased (or never stored)")
                 found[subject] = self._remember(
                     subject, self.provider.unwrap(rows[subject], context_of(subject))
                 )
@@ -178,6 +176,8 @@ class Keyring:
                 .where(SubjectKey.key_version < latest)
                 .order_by(SubjectKey.subject_id)
                 .limit(batch)
+                # An erasure deleting one of these keys waits for this batch, never the reverse.
+                .with_for_update(skip_locked=True)
             )
             for row in rows:
                 row.wrapped = self.provider.rewrap(row.wrapped, context_of(row.subject_id))

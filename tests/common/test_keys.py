@@ -35,6 +35,7 @@ from services.common.keys import (
     seal,
     setup_transit,
 )
+from services.profile.keyring import KeyDestroyed, Keyring, keystore_url
 from tests.common.conftest import OpenBao, Target, vault_settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "keys.md"
@@ -78,12 +79,43 @@ def test_tampered_wrapped_key_fails_clearly(target: Target) -> None:
         target.provider.unwrap(b"not a wrapped key", CUSTOMER)
 
 
+def test_customer_keyring_over_the_provider(target: Target, tmp_path: Path) -> None:
+    """Customers' data keys: made once, found again by another process, rewrapped, shredded."""
+    ring = Keyring(target.provider, keystore_url("", tmp_path))
+    other = Keyring(target.reopen(), keystore_url("", tmp_path))
+    try:
+        key = ring.ensure("C20240501001")
+        assert ring.ensure("C20240501001") == key == other.key("C20240501001")
+        assert ring.prefetch(["C20240501001"]) == {"C20240501001": key}
+        with pytest.raises(KeyDestroyed):
+            ring.prefetch(["C20240501001", "C20249999999"])
+        first = target.provider.latest_version()
+        target.provider.rotate()
+        second = ring.ensure("C20240501002")
+        assert ring.versions() == {first: 1, first + 1: 1}
+        assert sum(ring.rewrap_all(batch=1)) == 1
+        assert list(ring.versions()) == [target.provider.latest_version()]
+        other._cache.clear()  # noqa: SLF001 - read the rewrapped key from the store
+        assert other.key("C20240501001") == key and other.key("C20240501002") == second
+        assert ring.destroy("C20240501001") is True
+        other._cache.clear()  # noqa: SLF001
+        with pytest.raises(KeyDestroyed, match="C20240501001"):
+            other.key("C20240501001")
+        with pytest.raises(KeyDestroyed):
+            other.ensure("C20240501001")
+        assert other.key("C20240501002") == second
+    finally:
+        ring.dispose()
+        other.dispose()
+
+
 def test_rotation_rewrap_and_retirement(target: Target) -> None:
     provider = target.provider
     old = provider.generate_data_key(CUSTOMER)
+    assert provider.latest_version() == old.version
     provider.rotate()
     new = provider.generate_data_key(OTHER)
-    assert new.version == key_version_of(new.wrapped) == old.version + 1
+    assert new.version == key_version_of(new.wrapped) == old.version + 1 == provider.latest_version()
     assert provider.unwrap(old.wrapped, CUSTOMER) == old.plaintext
     # Another instance (another process) sees the new version too.
     assert target.reopen().generate_data_key(CUSTOMER).version == new.version

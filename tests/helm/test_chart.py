@@ -12,6 +12,7 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+from pydantic import AliasChoices
 
 from services.common.settings import ServiceSettings
 
@@ -266,10 +267,16 @@ def settings_class(name: str) -> type[ServiceSettings]:
     found = [
         cls
         for _, cls in inspect.getmembers(module, inspect.isclass)
-        if issubclass(cls, ServiceSettings) and cls is not ServiceSettings
+        if issubclass(cls, ServiceSettings) and cls.__module__ == module.__name__
     ]
     assert len(found) == 1, found
     return found[0]
+
+
+def _env_name(alias: object, field_name: str) -> str:
+    if isinstance(alias, AliasChoices):
+        alias = alias.choices[0]
+    return str(alias or f"CRM_{field_name}").upper()
 
 
 def test_environment_matches_the_settings(chart: helm.Chart, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,8 +284,7 @@ def test_environment_matches_the_settings(chart: helm.Chart, monkeypatch: pytest
     for name, deployment in of_kind(render(chart), "Deployment").items():
         cls = settings_class(name)
         known = {
-            (field.validation_alias or f"CRM_{field_name}").upper()
-            for field_name, field in cls.model_fields.items()
+            _env_name(field.validation_alias, field_name) for field_name, field in cls.model_fields.items()
         }
         env = env_of(deployment)
         ours = {k for k in env if k.startswith("CRM_") or k.endswith("_ADDR")}
@@ -383,3 +389,18 @@ def test_bad_values_fail_to_render(chart: helm.Chart, case: str) -> None:
     values, cause = BAD_VALUES[case]
     with pytest.raises((helm.HelmValuesError, helm.HelmRenderError), match=re.escape(cause)):
         chart.render(values, name="crm", namespace=NAMESPACE)
+
+
+def test_profile_keys_come_from_vault_and_a_separate_key_store(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    for workload in (
+        of_kind(manifests, "Deployment")["profile"],
+        of_kind(manifests, "Job")["profile-migrate"],
+        of_kind(manifests, "CronJob")["profile-rewrap-keys"],
+        of_kind(manifests, "CronJob")["profile-apply-retention"],
+    ):
+        env = env_of(workload)
+        assert env["CRM_KEY_PROVIDER"] == "vault" and env["CRM_VAULT_AUTH"] == "approle"
+        for name in ("CRM_PROFILE_KEYSTORE_URL", "CRM_VAULT_ROLE_ID", "CRM_VAULT_SECRET_ID"):
+            assert not isinstance(env[name], str), f"{name} must come from a Secret"
+    assert container(of_kind(manifests, "CronJob")["profile-rewrap-keys"])["args"] == ["rewrap-keys"]
