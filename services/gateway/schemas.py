@@ -92,6 +92,14 @@ class CustomerCreate(_Body):
     last_follow_up_at: datetime | None = None
     gender: Literal["male", "female", "unknown"] | None = None
     birthday: date | None = None
+    id_number: Annotated[
+        str | None,
+        Field(
+            max_length=18,
+            description="Resident identity card number (individuals only)",
+            examples=["11010519491231002X"],
+        ),
+    ] = None
     preferences: dict[str, Any] = {}
     interests: Annotated[list[str], Field(max_length=50)] = []
     notes: Annotated[str | None, Field(max_length=5000)] = None
@@ -123,6 +131,7 @@ class CustomerUpdate(_Body):
     last_follow_up_at: datetime | None = None
     gender: Literal["male", "female", "unknown"] | None = None
     birthday: date | None = None
+    id_number: Annotated[str | None, Field(max_length=18)] = None
     preferences: dict[str, Any] | None = None
     interests: Annotated[list[str] | None, Field(max_length=50)] = None
     notes: Annotated[str | None, Field(max_length=5000)] = None
@@ -156,6 +165,9 @@ class CustomerRead(_Out):
     last_order_at: datetime | None = None
     gender: str | None = None
     birthday: date | None = None
+    id_number: Annotated[
+        str | None, Field(description="Masked (110105********002X) unless you may see contact details")
+    ] = None
     preferences: dict[str, Any] = {}
     interests: list[str] = []
     notes: str | None = None

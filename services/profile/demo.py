@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 from faker import Faker
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.cn import ric
 
 from services.common.db import Database
 from services.common.identity import Caller
@@ -498,6 +500,18 @@ def company_name(rng: random.Random, industry_code: str, region_code: str) -> tu
     return name, brand_py
 
 
+def _id_number(rng: random.Random, region_code: str, birthday: date, gender: str) -> str | None:
+    """A well-formed resident ID for a demo person born there then, or None where the place
+    code is not a county of that time (the check also covers place and date)."""
+    sequence = rng.randrange(500) * 2 + (1 if gender == "male" else 0)
+    body = f"{region_code}{birthday:%Y%m%d}{sequence:03d}"
+    number = body + ric.calc_check_digit(body + "0")
+    try:
+        return str(ric.validate(number))
+    except (stdnum_exceptions.ValidationError, KeyError):  # KeyError: a city code, no county entry
+        return None
+
+
 def _address(rng: random.Random, faker: Faker, region_code: str) -> str:
     province, city, county = _region_names(region_code)
     prefix = province if province == city else province + city
@@ -598,6 +612,8 @@ def customer_payload(rng: random.Random, *, faker: Faker) -> dict[str, Any]:
         data["gender"] = gender
         if rng.random() < 0.85:
             data["birthday"] = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+            if rng.random() < 0.6 and (number := _id_number(rng, region_code, data["birthday"], gender)):
+                data["id_number"] = number
         data["source_channel"] = _pick(
             rng,
             (

@@ -55,6 +55,7 @@ class Customer(ProfileBase):
     sealed: Mapped[str | None] = mapped_column(Text)
     address = Sealed()
     birthday = Sealed()
+    id_number = Sealed()
 
     contacts: Mapped[list["Contact"]] = relationship(
         order_by="Contact.created_at, Contact.id", lazy="selectin"

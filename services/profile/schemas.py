@@ -16,6 +16,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from stdnum import exceptions as stdnum_exceptions
+from stdnum.cn import ric
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.profile import codes
@@ -81,6 +83,26 @@ def _not_future(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def check_id_number(value: str) -> str:
+    """A mainland resident identity card number (GB 11643-1999): 18 characters, a real birth date
+    and a valid check digit. The place code is not checked against a list: counties get renamed,
+    and a real person's number must never be refused."""
+    number = ric.compact(value).upper()
+    problem = ""
+    if len(number) != 18 or not number[:17].isdigit():
+        problem = "must be 17 digits and a check character (0-9 or X)"
+    elif number[-1] != ric.calc_check_digit(number):
+        problem = "the check character does not match (a digit was mistyped)"
+    else:
+        try:
+            ric.get_birth_date(number)
+        except stdnum_exceptions.ValidationError:
+            problem = "the birth date inside it is not a real date"
+    if problem:
+        raise ValueError(f"not a valid resident identity card number: {problem}")
+    return number
+
+
 def _plausible_birthday(value: date) -> date:
     if not date(1900, 1, 1) <= value <= date.today():
         raise ValueError("must be between 1900-01-01 and today")
@@ -127,6 +149,8 @@ class CustomerInput(_Input):
     last_follow_up_at: PastTime | None = None
     gender: Gender | None = None
     birthday: Annotated[date, AfterValidator(_plausible_birthday)] | None = None
+    # Individuals only; stored sealed, found through a blind index.
+    id_number: Annotated[str, AfterValidator(check_id_number)] | None = None
     preferences: dict[str, Any] = {}
     interests: Annotated[list[Annotated[Text, Field(max_length=50)]], Field(max_length=50)] = []
     notes: Annotated[str, Field(max_length=5000)] | None = None
@@ -138,8 +162,8 @@ class CustomerInput(_Input):
 
     @model_validator(mode="after")
     def _individual_fields(self) -> "CustomerInput":
-        if self.kind == "company" and (self.gender or self.birthday):
-            raise ValueError("gender and birthday apply to individual customers only")
+        if self.kind == "company" and (self.gender or self.birthday or self.id_number):
+            raise ValueError("gender, birthday and ID number apply to individual customers only")
         if sum(c.is_primary for c in self.contacts) > 1:
             raise ValueError("at most one contact can be primary")
         return self

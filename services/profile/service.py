@@ -90,6 +90,7 @@ def customer_to_dict(customer: Customer) -> dict[str, Any]:
         "last_order_at": iso(customer.last_order_at),
         "gender": customer.gender,
         "birthday": customer.birthday,
+        "id_number": customer.id_number,
         "preferences": dict(customer.preferences or {}),
         "interests": list(customer.interests or []),
         "notes": customer.notes,
@@ -163,6 +164,8 @@ def refresh_lookups(session: Session, customer: Customer) -> None:
     session.execute(delete_rows(PiiLookup).where(PiiLookup.customer_id == customer.id))
     digests = {("phone", lookup_digest(session, "phone", p)) for c in customer.contacts for p in c.phones}
     digests |= {("email", lookup_digest(session, "email", e)) for c in customer.contacts for e in c.emails}
+    if customer.id_number:
+        digests.add(("id_number", lookup_digest(session, "id_number", customer.id_number)))
     session.add_all(PiiLookup(customer_id=customer.id, purpose=p, digest=d) for p, d in sorted(digests))
 
 
@@ -343,6 +346,8 @@ def update(
     for path in paths:
         column = _STORED_AS.get(path, (path,))[0]
         setattr(customer, column, values[column])
+    if "id_number" in paths:
+        refresh_lookups(session, customer)
     if journal.diff(before, customer_to_dict(customer)):
         touch(session, customer, caller, "customer.updated", before, at)
     return customer
@@ -521,7 +526,7 @@ def list_customers(
         conditions.append(_industry_condition(values))
     if values := filters.get("region_code"):
         conditions.append(_region_condition(values))
-    for purpose in ("phone", "email"):
+    for purpose in ("phone", "email", "id_number"):
         if value := filters.get(purpose):
             if "contact" in caller.hidden_fields or "contact" in caller.masked_fields:
                 raise PermissionDenied(

@@ -454,8 +454,8 @@ def _require(permission: str) -> None:
 
 
 def _for_feed(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """What followers of the feed receive: no address, birthday or WeChat ID, which none needs."""
-    data = {k: v for k, v in snapshot.items() if k not in ("address", "birthday")}
+    """What followers of the feed receive: no address, birthday, ID number or WeChat ID (none needs them)."""
+    data = {k: v for k, v in snapshot.items() if k not in ("address", "birthday", "id_number")}
     data["contacts"] = [{k: v for k, v in c.items() if k != "wechat"} for c in snapshot.get("contacts") or []]
     return data
 

@@ -12,6 +12,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 # Contact details inside each contact (names stay visible to tell people apart).
 CONTACT_DETAILS = ("phones", "emails", "wechat")
+# The customer's own identifying details, in the contact group too.
+IDENTITY_DETAILS = ("id_number",)
 
 
 def _hidden_fields(caller: Caller) -> set[str]:
@@ -32,6 +34,11 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
+def mask_id_number(value: str) -> str:
+    """11010519491231002X -> 110105********002X (region and check digits only)."""
+    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+
 def masked_contact(contact: dict[str, Any]) -> dict[str, Any]:
     """A contact with phones, e-mails and WeChat ID masked."""
     return {
@@ -46,6 +53,8 @@ def customer(data: dict[str, Any], caller: Caller) -> dict[str, Any]:
     """A customer dict without what the caller may not see, and masked where only that is allowed."""
     if "contact" in caller.masked_fields and "contact" not in caller.hidden_fields:
         data = {**data, "contacts": [masked_contact(c) for c in data.get("contacts", [])]}
+        if data.get("id_number"):
+            data["id_number"] = mask_id_number(data["id_number"])
     # A masked financial or purchase group shows nothing: a partial amount would still mislead.
     masked_as_hidden = tuple(g for g in caller.masked_fields if g != "contact")
     if masked_as_hidden:
@@ -54,6 +63,7 @@ def customer(data: dict[str, Any], caller: Caller) -> dict[str, Any]:
         return data
     shown = {k: (None if k in _hidden_fields(caller) else v) for k, v in data.items()}
     if "contact" in caller.hidden_fields:
+        shown |= dict.fromkeys(IDENTITY_DETAILS)
         shown["contacts"] = [
             {
                 k: ([] if k in ("phones", "emails") else None) if k in CONTACT_DETAILS else v
@@ -71,7 +81,7 @@ def changes(items: list[dict[str, Any]], caller: Caller) -> list[dict[str, Any]]
         return items
     hidden = {field for group in groups for field in GROUPS.get(group, ())}
     if "contact" in groups:
-        hidden.add("contacts")
+        hidden |= {"contacts", *IDENTITY_DETAILS}
     if "purchase" in groups:
         hidden |= {"orders"}
     kept = []

@@ -15,7 +15,7 @@ from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied
 from services.common.identity import Caller
 from services.common.keys import DecryptionFailed
-from services.profile import journal, migrate, privacy, related, sealing, service, servicer
+from services.profile import journal, migrate, privacy, related, sealing, service, servicer, visibility
 from services.profile.keyring import KeyDestroyed, Keyring
 from services.profile.models import ERASED, Customer
 from tests.conftest import customer_data
@@ -317,3 +317,35 @@ def test_rows_written_before_encryption_are_sealed_by_the_migration(tmp_path: An
         assert revision.changes[0]["new"] == ADDRESS
     db.dispose()
     engine.dispose()
+
+
+def test_id_numbers_are_checked_sealed_found_and_masked(db: Database, admin: Caller) -> None:
+    person = {"name": "李娜", "kind": "individual"}
+    with db.session_scope() as session, pytest.raises(InvalidArgument) as bad:
+        service.create(
+            session=session, caller=admin, data=customer_data(**person, id_number="110105194912310021")
+        )
+    assert [v.field for v in bad.value.violations] == ["id_number"]
+    with db.session_scope() as session, pytest.raises(InvalidArgument):
+        service.create(session=session, caller=admin, data=customer_data(id_number="11010519491231002X"))
+    customer = personal_customer(db, admin, **person, id_number="11010519491231002x")
+    assert "11010519491231002" not in raw_dump(db)
+
+    def find(caller: Caller, value: str) -> list[str]:
+        with db.session_scope(readonly=True) as session:
+            rows, _ = service.list_customers(
+                session=session, caller=caller, filters={"id_number": value}, order_by="", size=5, token=""
+            )
+            return [r.id for r in rows]
+
+    assert find(admin, "11010519491231002X") == [customer.id]
+    masked = Caller(id="V1001", roles=("service",), scope="org", masked_fields=("contact",))
+    hidden = Caller(id="K1001", roles=("marketing",), scope="org", hidden_fields=("contact",))
+    with db.session_scope(readonly=True) as session:
+        data = service.customer_to_dict(service.get(session=session, caller=admin, customer_id=customer.id))
+    assert data["id_number"] == "11010519491231002X"
+
+    assert visibility.customer(data, masked)["id_number"] == "110105********002X"
+    assert visibility.customer(data, hidden)["id_number"] is None
+    with pytest.raises(PermissionDenied):
+        find(masked, "11010519491231002X")

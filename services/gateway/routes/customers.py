@@ -89,6 +89,9 @@ async def list_customers(
         str | None, Query(max_length=32, description="A contact's phone, exactly (with or without +86)")
     ] = None,
     email: Annotated[str | None, Query(max_length=254, description="A contact's e-mail, exactly")] = None,
+    id_number: Annotated[
+        str | None, Query(max_length=18, description="An individual's resident ID number, exactly")
+    ] = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     updated_from: datetime | None = None,
@@ -121,6 +124,7 @@ async def list_customers(
         name_contains=q or "",
         phone=phone or "",
         email=email or "",
+        id_number=id_number or "",
         include_deleted=include_deleted,
     )
     for name, value in (

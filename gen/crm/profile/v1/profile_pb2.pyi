@@ -35,7 +35,7 @@ class Contact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., title: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., emails: _Optional[_Iterable[str]] = ..., wechat: _Optional[str] = ..., is_primary: _Optional[bool] = ..., departed: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Customer(_message.Message):
-    __slots__ = ("id", "name", "kind", "industry_code", "region_code", "address", "scale", "tier", "deal_amount_12m", "status", "stage", "owner_id", "source_channel", "last_follow_up_at", "gender", "birthday", "preferences", "interests", "notes", "custom_fields", "contacts", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "credit_limit", "outstanding_amount", "loyalty_points", "last_order_at", "consented_purposes")
+    __slots__ = ("id", "name", "kind", "industry_code", "region_code", "address", "scale", "tier", "deal_amount_12m", "status", "stage", "owner_id", "source_channel", "last_follow_up_at", "gender", "birthday", "preferences", "interests", "notes", "custom_fields", "contacts", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "credit_limit", "outstanding_amount", "loyalty_points", "last_order_at", "consented_purposes", "id_number")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class Customer(_message.Message):
     LOYALTY_POINTS_FIELD_NUMBER: _ClassVar[int]
     LAST_ORDER_AT_FIELD_NUMBER: _ClassVar[int]
     CONSENTED_PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     kind: str
@@ -100,7 +101,8 @@ class Customer(_message.Message):
     loyalty_points: int
     last_order_at: _timestamp_pb2.Timestamp
     consented_purposes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., address: _Optional[str] = ..., scale: _Optional[str] = ..., tier: _Optional[str] = ..., deal_amount_12m: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., owner_id: _Optional[str] = ..., source_channel: _Optional[str] = ..., last_follow_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., preferences: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., interests: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., updated_by: _Optional[str] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_limit: _Optional[str] = ..., outstanding_amount: _Optional[str] = ..., loyalty_points: _Optional[int] = ..., last_order_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., consented_purposes: _Optional[_Iterable[str]] = ...) -> None: ...
+    id_number: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[str] = ..., industry_code: _Optional[str] = ..., region_code: _Optional[str] = ..., address: _Optional[str] = ..., scale: _Optional[str] = ..., tier: _Optional[str] = ..., deal_amount_12m: _Optional[str] = ..., status: _Optional[str] = ..., stage: _Optional[str] = ..., owner_id: _Optional[str] = ..., source_channel: _Optional[str] = ..., last_follow_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., preferences: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., interests: _Optional[_Iterable[str]] = ..., notes: _Optional[str] = ..., custom_fields: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., version: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., updated_by: _Optional[str] = ..., deleted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., credit_limit: _Optional[str] = ..., outstanding_amount: _Optional[str] = ..., loyalty_points: _Optional[int] = ..., last_order_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., consented_purposes: _Optional[_Iterable[str]] = ..., id_number: _Optional[str] = ...) -> None: ...
 
 class CreateCustomerRequest(_message.Message):
     __slots__ = ("customer",)
@@ -175,7 +177,7 @@ class RestoreCustomerResponse(_message.Message):
     def __init__(self, customer: _Optional[_Union[Customer, _Mapping]] = ...) -> None: ...
 
 class CustomerFilter(_message.Message):
-    __slots__ = ("status", "stage", "tier", "industry_code", "region_code", "owner_id", "source_channel", "kind", "scale", "name_contains", "created_from", "created_to", "updated_from", "updated_to", "include_deleted", "phone", "email")
+    __slots__ = ("status", "stage", "tier", "industry_code", "region_code", "owner_id", "source_channel", "kind", "scale", "name_contains", "created_from", "created_to", "updated_from", "updated_to", "include_deleted", "phone", "email", "id_number")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +195,7 @@ class CustomerFilter(_message.Message):
     INCLUDE_DELETED_FIELD_NUMBER: _ClassVar[int]
     PHONE_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
+    ID_NUMBER_FIELD_NUMBER: _ClassVar[int]
     status: _containers.RepeatedScalarFieldContainer[str]
     stage: _containers.RepeatedScalarFieldContainer[str]
     tier: _containers.RepeatedScalarFieldContainer[str]
@@ -210,7 +213,8 @@ class CustomerFilter(_message.Message):
     include_deleted: bool
     phone: str
     email: str
-    def __init__(self, status: _Optional[_Iterable[str]] = ..., stage: _Optional[_Iterable[str]] = ..., tier: _Optional[_Iterable[str]] = ..., industry_code: _Optional[_Iterable[str]] = ..., region_code: _Optional[_Iterable[str]] = ..., owner_id: _Optional[_Iterable[str]] = ..., source_channel: _Optional[_Iterable[str]] = ..., kind: _Optional[_Iterable[str]] = ..., scale: _Optional[_Iterable[str]] = ..., name_contains: _Optional[str] = ..., created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_deleted: _Optional[bool] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
+    id_number: str
+    def __init__(self, status: _Optional[_Iterable[str]] = ..., stage: _Optional[_Iterable[str]] = ..., tier: _Optional[_Iterable[str]] = ..., industry_code: _Optional[_Iterable[str]] = ..., region_code: _Optional[_Iterable[str]] = ..., owner_id: _Optional[_Iterable[str]] = ..., source_channel: _Optional[_Iterable[str]] = ..., kind: _Optional[_Iterable[str]] = ..., scale: _Optional[_Iterable[str]] = ..., name_contains: _Optional[str] = ..., created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_deleted: _Optional[bool] = ..., phone: _Optional[str] = ..., email: _Optional[str] = ..., id_number: _Optional[str] = ...) -> None: ...
 
 class ListCustomersRequest(_message.Message):
     __slots__ = ("filter", "order_by", "page")
