@@ -94,8 +94,11 @@ class Keyring:
             return cached
         return self.prefetch([subject_id])[subject_id]
 
-    def prefetch(self, subject_ids: Iterable[str]) -> dict[str, bytes]:
-        """Data keys of several subjects with one key-store read; KeyDestroyed if one is missing."""
+    def prefetch(self, subject_ids: Iterable[str], *, missing_ok: bool = False) -> dict[str, bytes]:
+        """Data keys of several subjects with one key-store read.
+
+        A subject without a key raises KeyDestroyed, or with missing_ok is left out of the result.
+        """
         wanted = set(subject_ids)
         found: dict[str, bytes] = {}
         with self._lock:
@@ -110,6 +113,8 @@ class Keyring:
                     for r in session.scalars(select(SubjectKey).where(SubjectKey.subject_id.in_(wanted)))
                 }
             for subject in wanted:
+                if subject not in rows and missing_ok:
+                    continue
                 if subject not in rows:
                     raise KeyDestroyed(f"customer {subject} has no data key: it was erased (or never stored)")
                 found[subject] = self._remember(

@@ -338,15 +338,19 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             )
         with self._db.session_scope(readonly=True) as session:
             rows, head = journal.read_feed(session, after_position=request.after_position, limit=limit)
-            self._keyring.prefetch({r.customer_id for r in rows if r.action != ERASED})
+            # A revision whose key is gone (an archive backup restored after an erasure) travels
+            # as the erasure it is, so followers drop the customer instead of stalling the feed.
+            keys = self._keyring.prefetch(
+                {r.customer_id for r in rows if r.action != ERASED}, missing_ok=True
+            )
             changes = [
                 pb.Change(
                     position=r.position,
                     customer_id=r.customer_id,
-                    action=r.action,
+                    action=r.action if r.customer_id in keys else ERASED,
                     version=r.version,
                     at=_timestamp(r.at),
-                    customer=_customer(_for_feed(r.snapshot)) if r.action != ERASED else None,
+                    customer=_customer(_for_feed(r.snapshot)) if r.customer_id in keys else None,
                     traceparent=r.traceparent or "",
                 )
                 for r in rows

@@ -89,6 +89,7 @@ def test_customer_keyring_over_the_provider(target: Target, tmp_path: Path) -> N
         assert ring.prefetch(["C20240501001"]) == {"C20240501001": key}
         with pytest.raises(KeyDestroyed):
             ring.prefetch(["C20240501001", "C20249999999"])
+        assert ring.prefetch(["C20240501001", "C20249999999"], missing_ok=True) == {"C20240501001": key}
         first = target.provider.latest_version()
         target.provider.rotate()
         second = ring.ensure("C20240501002")
