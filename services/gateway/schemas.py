@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Money = Annotated[
     Decimal,
@@ -783,6 +783,26 @@ class ConsentRead(_Out):
 
 class ConsentList(_Out):
     items: list[ConsentRead]
+
+
+class CustomerLookup(_Body):
+    """Exactly one contact detail to find customers by (sent in the body, never in a URL)."""
+
+    phone: Annotated[
+        str | None,
+        Field(max_length=32, description="A contact's phone, with or without +86", examples=["13812345678"]),
+    ] = None
+    email: Annotated[str | None, Field(max_length=254, description="A contact's e-mail")] = None
+    id_number: Annotated[
+        str | None, Field(max_length=18, description="An individual's resident ID number")
+    ] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "CustomerLookup":
+        given = [name for name in ("phone", "email", "id_number") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of phone, email, id_number")
+        return self
 
 
 class ErasureCreate(_Body):
