@@ -38,7 +38,6 @@ class Customer(ProfileBase):
     gender: Mapped[str | None] = mapped_column(String(10))
     preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     interests: Mapped[list[str]] = mapped_column(JSON, default=list)
-    notes: Mapped[str | None] = mapped_column(Text)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     credit_limit_fen: Mapped[int | None] = mapped_column(BigInteger)
     outstanding_fen: Mapped[int | None] = mapped_column(BigInteger)
@@ -56,6 +55,8 @@ class Customer(ProfileBase):
     address = Sealed()
     birthday = Sealed()
     id_number = Sealed()
+    # Free text written about a person may say anything about them: sealed as well.
+    notes = Sealed()
 
     contacts: Mapped[list["Contact"]] = relationship(
         order_by="Contact.created_at, Contact.id", lazy="selectin"
@@ -121,6 +122,7 @@ class Consent(ProfileBase):
         return self.customer_id, f"consent:{self.id}"
 
 
+@watch
 class Interaction(ProfileBase):
     __tablename__ = "interactions"
 
@@ -129,9 +131,14 @@ class Interaction(ProfileBase):
     channel: Mapped[str] = mapped_column(String(20))
     type: Mapped[str] = mapped_column(String(20))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    summary: Mapped[str] = mapped_column(Text)
     by_user: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    summary = Sealed(lambda: "")
+
+    def sealing(self) -> tuple[str, str]:
+        """Sealed under its customer's data key."""
+        return self.customer_id, f"interaction:{self.id}"
 
     __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "occurred_at"),)
 
@@ -167,6 +174,7 @@ class Contract(ProfileBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+@watch
 class ServiceRecord(ProfileBase):
     __tablename__ = "service_records"
 
@@ -174,12 +182,17 @@ class ServiceRecord(ProfileBase):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     category: Mapped[str] = mapped_column(String(20))
     subject: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    description = Sealed()
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def sealing(self) -> tuple[str, str]:
+        """Sealed under its customer's data key."""
+        return self.customer_id, f"service_record:{self.id}"
 
 
 class CustomField(ProfileBase):

@@ -137,18 +137,20 @@ def watch(cls: type) -> type:
     return cls
 
 
-# Rows written before personal data was sealed (revision 0005): their plaintext columns.
+# Plaintext columns of rows written before their personal data was sealed (revisions 0005 and
+# 0006): table -> (key column, customer column, part, columns).
 _LEGACY = {
-    "customers": ("id", "id", "customer", ("address", "birthday")),
+    "customers": ("id", "id", "customer", ("address", "birthday", "notes")),
     "contacts": ("id", "customer_id", "contact:{}", ("name", "phones", "emails", "wechat")),
     "revisions": ("position", "customer_id", "revision:{}", ("changes", "snapshot")),
+    "interactions": ("id", "customer_id", "interaction:{}", ("summary",)),
+    "service_records": ("id", "customer_id", "service_record:{}", ("description",)),
 }
 _JSON_COLUMNS = {"phones", "emails", "changes", "snapshot"}
-_DEFAULTS: dict[str, Any] = {"name": "", "phones": [], "emails": [], "changes": [], "snapshot": {}}
 
 
 def seal_legacy_rows(engine: Any, keyring: Keyring, *, batch: int = 500) -> int:
-    """Seal rows still holding plaintext personal columns and empty those columns; how many."""
+    """Move values still in plaintext columns into their rows' sealed envelopes; how many rows."""
     total = 0
     for table_name, (key_column, subject_column, part, columns) in _LEGACY.items():
         table = sa.table(
@@ -163,7 +165,7 @@ def seal_legacy_rows(engine: Any, keyring: Keyring, *, batch: int = 500) -> int:
                 rows = (
                     conn.execute(
                         sa.select(table)
-                        .where(table.c.sealed.is_(None), sa.or_(*(table.c[c].isnot(None) for c in columns)))
+                        .where(sa.or_(*(table.c[c].isnot(None) for c in columns)))
                         .limit(batch)
                     )
                     .mappings()
@@ -171,14 +173,16 @@ def seal_legacy_rows(engine: Any, keyring: Keyring, *, batch: int = 500) -> int:
                 )
                 for row in rows:
                     subject = row[subject_column]
-                    values = {c: row[c] if row[c] is not None else _DEFAULTS.get(c) for c in columns}
-                    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+                    key = keyring.ensure(subject)
                     aad = field_aad(context_of(subject), part.format(row[key_column]))
-                    sealed = seal(payload, key=keyring.ensure(subject), aad=aad)
+                    # A row sealed by an earlier revision keeps what it holds; the columns add to it.
+                    values = json.loads(open_(row["sealed"], key=key, aad=aad)) if row["sealed"] else {}
+                    values |= {c: row[c] for c in columns if row[c] is not None}
+                    payload = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
                     conn.execute(
                         sa.update(table)
                         .where(table.c[key_column] == row[key_column])
-                        .values(sealed=sealed, **dict.fromkeys(columns))
+                        .values(sealed=seal(payload, key=key, aad=aad), **dict.fromkeys(columns))
                     )
             total += len(rows)
             if len(rows) < batch:

@@ -44,10 +44,31 @@ def raw_dump(db: Database) -> str:
 
 
 def test_the_database_holds_no_plaintext_personal_data(db: Database, admin: Caller) -> None:
-    customer = personal_customer(db, admin)
+    customer = personal_customer(db, admin, notes="采购经理的父亲病重，暂缓拜访")
     person = personal_customer(
         db, admin, name="李娜", kind="individual", gender="female", birthday="1986-04-12"
     )
+    with db.session_scope() as session:
+        related.create_interaction(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            data={
+                "channel": "phone",
+                "occurred_at": "2024-05-10T15:00:00+08:00",
+                "summary": "客户称下月搬家到杭州",
+            },
+        )
+        related.create_service_record(
+            session=session,
+            caller=admin,
+            customer_id=customer.id,
+            data={
+                "category": "complaint",
+                "subject": "交货延迟",
+                "description": "客户家住上海市徐汇区，情绪激动",
+            },
+        )
     with db.session_scope() as session:
         service.update(
             session=session,
@@ -58,7 +79,18 @@ def test_the_database_holds_no_plaintext_personal_data(db: Database, admin: Call
             paths=["address"],
         )
     dump = raw_dump(db)
-    for secret in (PHONE, PHONE[-4:] + '"', EMAIL, "张江路", "中关村大街", CONTACT, "1986-04-12"):
+    for secret in (
+        PHONE,
+        PHONE[-4:] + '"',
+        EMAIL,
+        "张江路",
+        "中关村大街",
+        CONTACT,
+        "1986-04-12",
+        "病重",
+        "搬家",
+        "徐汇区",
+    ):
         assert secret not in dump
     assert customer.id in dump and "上海明辉精密机械有限公司" in dump  # what is not personal stays searchable
     with db.session_scope(readonly=True) as session:
@@ -278,9 +310,10 @@ def test_rows_written_before_encryption_are_sealed_by_the_migration(tmp_path: An
                 "INSERT INTO customers (id, name, kind, industry_code, region_code, address, scale, tier,"
                 " deal_amount_12m_fen, status, stage, owner_id, source_channel, birthday, preferences,"
                 " interests, custom_fields, version, created_at, updated_at, created_by, updated_by,"
-                " loyalty_points) VALUES ('C20240501001', '旧客户有限公司', 'company', '3411', '310115',"
-                " :address, 'small', 'C', 0, 'potential', 'lead', 'S1001', 'manual', '1980-01-02', '{}',"
-                " '[]', '{}', 1, '2024-05-01 00:00:00', '2024-05-01 00:00:00', 'S1001', 'S1001', 0)"
+                " loyalty_points, notes) VALUES ('C20240501001', '旧客户有限公司', 'company', '3411',"
+                " '310115', :address, 'small', 'C', 0, 'potential', 'lead', 'S1001', 'manual',"
+                " '1980-01-02', '{}', '[]', '{}', 1, '2024-05-01 00:00:00', '2024-05-01 00:00:00',"
+                " 'S1001', 'S1001', 0, '女儿在北京读大学')"
             ),
             {"address": ADDRESS},
         )
@@ -303,15 +336,30 @@ def test_rows_written_before_encryption_are_sealed_by_the_migration(tmp_path: An
                 "snapshot": '{"id": "x"}',
             },
         )
+        conn.execute(
+            sa.text(
+                "INSERT INTO interactions (id, customer_id, channel, type, occurred_at, summary, by_user,"
+                " created_at) VALUES ('i1', 'C20240501001', 'phone', 'follow_up', '2024-05-02 00:00:00',"
+                " '电话回访：客户住院中', 'S1001', '2024-05-02 00:00:00')"
+            )
+        )
     migrate.upgrade(url)
-    assert sealing.seal_legacy_rows(engine, keyring) == 3
+    assert sealing.seal_legacy_rows(engine, keyring) == 4
     assert sealing.seal_legacy_rows(engine, keyring) == 0
     db = Database(url, service="profile", session_info={"keyring": keyring})
-    assert ADDRESS not in raw_dump(db) and CONTACT not in raw_dump(db)
+    dump = raw_dump(db)
+    assert ADDRESS not in dump and CONTACT not in dump and "女儿" not in dump and "住院" not in dump
     with db.session_scope(readonly=True) as session:
         customer = session.get(Customer, "C20240501001")
         assert customer is not None
         assert customer.address == ADDRESS and customer.birthday == "1980-01-02"
+        assert customer.notes == "女儿在北京读大学"
+        assert (
+            related.view(session=session, caller=Caller(id="a", scope="all"), customer_id=customer.id)[
+                "recent_interactions"
+            ][0]["summary"]
+            == "电话回访：客户住院中"
+        )
         assert customer.contacts[0].name == CONTACT and customer.contacts[0].phones == [PHONE]
         [revision] = journal.history(session, customer_id="C20240501001", before_position=None, limit=5)
         assert revision.changes[0]["new"] == ADDRESS
