@@ -4,6 +4,18 @@ Real callers carry their permissions and hidden field groups in their access tok
 data of the auth service, seeded with this same table); this one only serves X-Dev-* callers.
 """
 
+# Tags, tag rules and segments (auth migration 0006 grants the same to the built-in roles).
+_TAGGING_ALL = (
+    "tag:read",
+    "tag:write",
+    "tag:assign",
+    "tag_rule:write",
+    "segment:read",
+    "segment:write",
+    "segment:export",
+)
+_TAGGING_USE = ("tag:read", "tag:assign", "segment:read")
+
 _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
     "manager": frozenset(
@@ -14,13 +26,21 @@ _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "customer:history",
             "related:read",
             "related:write",
+            *_TAGGING_ALL,
         }
     ),
     "sales": frozenset(
-        {"customer:read", "customer:write", "customer:history", "related:read", "related:write"}
+        {
+            "customer:read",
+            "customer:write",
+            "customer:history",
+            "related:read",
+            "related:write",
+            *_TAGGING_USE,
+        }
     ),
-    "service": frozenset({"customer:read", "related:read", "related:write"}),
-    "marketing": frozenset({"customer:read", "related:read"}),
+    "service": frozenset({"customer:read", "related:read", "related:write", *_TAGGING_USE}),
+    "marketing": frozenset({"customer:read", "related:read", *_TAGGING_ALL}),
 }
 
 
