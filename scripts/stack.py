@@ -30,20 +30,7 @@ SERVICE_CLIENTS = {
     "search": ("feed:read", "customer:read", "tag:read", "audit:write"),
 }
 # Background workers (Celery) started by `make up`: name -> command line after the interpreter.
-WORKERS = {
-    "tagging-worker": (
-        "-m",
-        "celery",
-        "-A",
-        "services.tagging.tasks",
-        "worker",
-        "--beat",
-        "--concurrency",
-        "1",
-        "--loglevel",
-        "INFO",
-    ),
-}
+WORKERS = {"tagging-worker": ("-m", "services.tagging", "worker", "--beat")}
 PYTHON = sys.executable
 
 

@@ -1,4 +1,8 @@
-"""Entry point: `python -m services.tagging [serve|migrate|evaluate|seed-demo]`."""
+"""Entry point: `python -m services.tagging [serve|migrate|evaluate|seed-demo|worker|beat]`.
+
+`worker` runs the Celery worker (extra arguments go to it, e.g. `--beat` in the embedded mode);
+`beat` runs the Celery beat scheduler alone (one replica in production).
+"""
 
 import argparse
 
@@ -13,11 +17,25 @@ def main() -> None:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m services.tagging")
     parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve", "migrate", "evaluate", "seed-demo"]
+        "command",
+        nargs="?",
+        default="serve",
+        choices=["serve", "migrate", "evaluate", "seed-demo", "worker", "beat"],
     )
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
     settings = TaggingSettings()
     crm_logging.setup(server.SERVICE, settings.log_level)
+    if args.command in ("worker", "beat"):
+        from services.tagging import tasks  # imported here: it builds the Celery app
+
+        level = ["--loglevel", settings.log_level]
+        if args.command == "worker":
+            tasks.app.worker_main(["worker", "--concurrency", "1", *level, *extra])
+        else:
+            tasks.app.start(["beat", *level, *extra])
+        return
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     url = settings.resolved_database_url()
     if args.command == "migrate":
         migrate.upgrade(url)

@@ -106,6 +106,8 @@ class Follower:
             if found is not None:
                 behaviour[customer_id] = found
         with self._db.session_scope() as session:
+            if not readmodel.claim(session, after=after):
+                return 0
             readmodel.apply(
                 session, entries=entries, behaviour=behaviour, head=entries[-1].position, at=service.now()
             )

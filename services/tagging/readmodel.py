@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from services.tagging import segments, service
-from services.tagging.models import Assignment, Customer, Interaction, Order, Tag, TagHistory
+from services.tagging.models import Assignment, Counter, Customer, Interaction, Order, Tag, TagHistory
 
 PROFILE_FEED = "profile_feed"
 # Feed actions after which a customer is gone from the archive. `erased` (privacy erasure)
@@ -53,6 +53,13 @@ class FeedEntry:
 def position(session: Session) -> int:
     """The last profile feed position applied."""
     return service.counter(session, PROFILE_FEED)
+
+
+def claim(session: Session, *, after: int) -> bool:
+    """Lock the stored position for this unit of work; False when another replica's follower
+    has moved it past `after` meanwhile (its batch is then already applied)."""
+    stored = session.scalar(select(Counter.value).where(Counter.name == PROFILE_FEED).with_for_update())
+    return int(stored or 0) == after
 
 
 def _time(value: str | None) -> datetime | None:
