@@ -6,6 +6,7 @@ search service's (codes match everything below them, `none_of` and `not` include
 without a value, tag names compare case-insensitively).
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -82,10 +83,13 @@ def where(
     now: datetime,
     path: str = "condition",
     depth: int = 0,
+    among: Sequence[str] | None = None,
 ) -> ColumnElement[bool]:
     """The SQL expression over `customers` true exactly for customers matching the condition.
 
     `caller` limits which field groups may be tested (None: the service itself, no limits).
+    `among`, when the expression will only be asked about these customers, narrows the behaviour
+    sub-selects to them (evaluating one changed customer must not aggregate everyone's records).
     """
     if depth > MAX_DEPTH:
         raise _bad(path, f"conditions nest at most {MAX_DEPTH} deep")
@@ -97,14 +101,15 @@ def where(
         if not children:
             raise _bad(f"{path}.{kind}", "needs at least one condition")
         parts = [
-            where(c, caller=caller, now=now, path=f"{path}.{kind}.{i}", depth=depth + 1)
+            where(c, caller=caller, now=now, path=f"{path}.{kind}.{i}", depth=depth + 1, among=among)
             for i, c in enumerate(children)
         ]
         return and_(*parts) if kind == "all" else or_(*parts)
     if kind == "not":
-        return not_(where(getattr(cond, "not"), caller=caller, now=now, path=f"{path}.not", depth=depth + 1))
+        inner = getattr(cond, "not")
+        return not_(where(inner, caller=caller, now=now, path=f"{path}.not", depth=depth + 1, among=among))
     if kind == "behavior":
-        return _behavior(cond.behavior, caller, now, f"{path}.behavior")
+        return _behavior(cond.behavior, caller, now, f"{path}.behavior", among)
     return _field(cond.field, caller, f"{path}.field")
 
 
@@ -223,7 +228,11 @@ def _fen(raw: str, path: str) -> int:
 
 
 def _behavior(
-    test: common_pb2.BehaviorTest, caller: Caller | None, now: datetime, path: str
+    test: common_pb2.BehaviorTest,
+    caller: Caller | None,
+    now: datetime,
+    path: str,
+    among: Sequence[str] | None,
 ) -> ColumnElement[bool]:
     """Customers whose aggregate over matching records lies in the range.
 
@@ -274,6 +283,8 @@ def _behavior(
         aggregate = func.count() if measure == "count" else func.sum(Order.amount_fen)
     if test.days:
         filters.append(time_column >= now - timedelta(days=test.days))
+    if among is not None:
+        filters.append(table.customer_id.in_(list(among)))
     grouped = (
         select(table.customer_id)
         .where(*filters)

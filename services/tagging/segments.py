@@ -36,9 +36,11 @@ def _chunks(ids: Sequence[str], size: int = 900) -> Iterable[list[str]]:
 # -- membership -------------------------------------------------------------------------------
 
 
-def _matching_query(segment: Segment, at: datetime) -> Any:
+def _matching_query(segment: Segment, at: datetime, among: Sequence[str] | None = None) -> Any:
     if segment.kind == "dynamic":
-        cond = conditions.where(conditions.from_json(segment.condition or {}), caller=None, now=at)
+        cond = conditions.where(
+            conditions.from_json(segment.condition or {}), caller=None, now=at, among=among
+        )
         return select(Customer.id).where(cond)
     return (
         select(Customer.id)
@@ -52,15 +54,15 @@ def refresh(
 ) -> int:
     """Bring a segment's membership in line with its definition (for customer_ids, or everyone),
     with an event per customer entering or leaving; returns how many changed."""
-    matching_q = _matching_query(segment, at)
     current_q = select(Membership.customer_id).where(Membership.segment_id == segment.id)
     if customer_ids is None:
-        matching = set(session.scalars(matching_q))
+        matching = set(session.scalars(_matching_query(segment, at)))
         current = set(session.scalars(current_q))
         segment.refreshed_at = at
     else:
         matching, current = set(), set()
         for chunk in _chunks(list(customer_ids)):
+            matching_q = _matching_query(segment, at, among=chunk)
             matching |= set(session.scalars(matching_q.where(Customer.id.in_(chunk))))
             current |= set(session.scalars(current_q.where(Membership.customer_id.in_(chunk))))
     entered = sorted(matching - current)
@@ -343,5 +345,8 @@ def read_events(
     stmt = select(SegmentEvent).where(SegmentEvent.position > after_position)
     if segment_id:
         stmt = stmt.where(SegmentEvent.segment_id == segment_id)
+    if caller.scope not in ("all", "org"):
+        # Only customers within the caller's scope (customers gone from the archive drop out).
+        stmt = stmt.join(Customer, Customer.id == SegmentEvent.customer_id).where(conditions.scope(caller))
     rows = list(session.scalars(stmt.order_by(SegmentEvent.position).limit(limit)))
     return rows, service.counter(session, EVENT_FEED)

@@ -603,9 +603,8 @@ def rule_plan(
     session: Session, *, rule: Rule, at: datetime, customer_ids: Sequence[str] | None = None
 ) -> tuple[list[str], list[str], int]:
     """Who the rule would tag and untag now (among customer_ids when given), and how many match."""
-    cond = conditions.where(conditions.from_json(rule.condition), caller=None, now=at)
+    tree = conditions.from_json(rule.condition)
     source = f"rule:{rule.id}"
-    matching_q = select(Customer.id).where(cond)
     tagged_q = select(Assignment.customer_id, Assignment.source).where(Assignment.tag_id == rule.tag_id)
     if customer_ids is not None:
         matching: set[str] = set()
@@ -613,12 +612,15 @@ def rule_plan(
         ids = list(customer_ids)
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
-            matching |= set(session.scalars(matching_q.where(Customer.id.in_(chunk))))
+            cond = conditions.where(tree, caller=None, now=at, among=chunk)
+            matching |= set(session.scalars(select(Customer.id).where(cond, Customer.id.in_(chunk))))
             tagged.update(
                 {c: s for c, s in session.execute(tagged_q.where(Assignment.customer_id.in_(chunk)))}
             )
     else:
-        matching = set(session.scalars(matching_q))
+        matching = set(
+            session.scalars(select(Customer.id).where(conditions.where(tree, caller=None, now=at)))
+        )
         tagged = {c: s for c, s in session.execute(tagged_q)}
     to_assign = sorted(matching - set(tagged))
     to_remove = sorted(c for c, s in tagged.items() if s == source and c not in matching)
