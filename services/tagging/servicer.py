@@ -257,9 +257,8 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                     for cid, pairs in found.items()
                 ]
             )
-        if caller.kind != "service" or len(found) == 1:
-            target = f"customer:{next(iter(found))}" if len(found) == 1 else "customers"
-            self._record("customer.tags.read", target, details={"customers": len(found)})
+        target = f"customer:{next(iter(found))}" if len(found) == 1 else "customers"
+        self._record("customer.tags.read", target, details={"customers": len(found)})
         return reply
 
     def ListTagHistory(self, request: pb.ListTagHistoryRequest, context: Any) -> pb.ListTagHistoryResponse:
