@@ -299,8 +299,10 @@ def _behavior(
     )
     if not zero_ok:
         return matched
-    with_any = select(table.customer_id).where(*filters)
-    return or_(matched, Customer.id.not_in(with_any))
+    # NOT EXISTS, not NOT IN: an anti-join on every database (PostgreSQL plans NOT IN over a large
+    # sub-select as a scan per row once the hashed set outgrows work_mem).
+    none_yet = ~exists().where(table.customer_id == Customer.id, *filters)
+    return or_(matched, none_yet)
 
 
 def _count_bound(raw: str, path: str) -> int | None:
