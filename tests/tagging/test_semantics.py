@@ -153,7 +153,9 @@ def test_segments_over_tags_follow_manual_tagging(data: Database) -> None:
     assert members == {"C1"}
     assert (events[-1].customer_id, events[-1].kind) == ("C4", "left")
     with data.session_scope(readonly=True) as session:
-        mine, _ = segments.read_events(session=session, caller=REP, after_position=0, limit=100, segment_id="")
+        mine, _ = segments.read_events(
+            session=session, caller=REP, after_position=0, limit=100, segment_id=""
+        )
     assert {e.customer_id for e in mine} == {"C1"}  # C4 belongs to another rep
 
 
