@@ -7,7 +7,7 @@ without a value, tag names compare case-insensitively).
 """
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -214,7 +214,10 @@ def _bound(kind: str, raw: str, path: str) -> Any:
         raise _bad(path, f"{raw!r} is not an RFC 3339 time") from None
     if value.tzinfo is None:
         raise _bad(path, "give the time zone, e.g. 2024-05-01T00:00:00+08:00")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise _bad(path, f"{raw!r} is out of range") from None
 
 
 def _fen(raw: str, path: str) -> int:

@@ -266,7 +266,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
         if not 1 <= size <= 200:
             raise InvalidArgument("invalid page", [FieldViolation("page.page_size", "between 1 and 200")])
         token = request.page.page_token
-        if token and not token.isdigit():
+        if token and not (token.isascii() and token.isdigit() and len(token) < 19):
             raise InvalidArgument(
                 "invalid page", [FieldViolation("page.page_token", "not a token this API issued")]
             )

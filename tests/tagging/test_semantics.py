@@ -205,6 +205,8 @@ def test_hidden_field_groups_cannot_be_filtered_on(data: Database) -> None:
         field("tier", range={"gte": "1"}),
         field("industry_code", any_of=["ZZ"]),
         field("deal_amount_12m", range={"gte": "abc"}),
+        field("created_at", range={"gte": "0001-01-01T00:00:00+14:00"}),
+        field("created_at", range={"gte": "2024-05-01T00:00:00"}),
         behavior("visits", {"gte": "1"}),
         behavior("interactions", {"gte": "1"}, measure="amount"),
         behavior("interactions", {}, days=30),
