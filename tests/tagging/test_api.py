@@ -3,6 +3,7 @@ gateway) over HTTP, with the development identity narrowing roles and scope per 
 
 import csv
 import io
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -292,3 +293,44 @@ def test_permissions_bad_input_and_audit(api: httpx.Client) -> None:
     created = eventually(lambda: events(action="tag.create"))
     assert any(e["details"].get("name") == "唯一" and e["actor"] == "u-admin" for e in created)
     assert events(action="gateway.refused", actor="S1001")
+
+
+def test_tags_survive_a_search_rebuild_and_a_tagging_outage(running: Stack, api: httpx.Client) -> None:
+    tag = ok(api.post("/api/v1/tags", json={"name": "重建保留"}, headers=ADMIN), 201)
+    customer = new_customer(api, "重建测试有限公司")
+    assert eventually(lambda: known_to_tagging(api, customer))
+    ok(api.post(f"/api/v1/customers/{customer}/tags", json={"tag_ids": [tag["id"]]}, headers=ADMIN))
+    assert eventually(lambda: search_ids(api, {"field": "tags", "any_of": ["重建保留"]}) == {customer}, 5)
+    running.command("search", "rebuild")
+
+    def rebuilt() -> bool:
+        status = json.loads(running.command("search", "status"))
+        return not status["rebuilding"] and status["documents"] > 0
+
+    assert eventually(rebuilt, 30)
+    assert search_ids(api, {"field": "tags", "any_of": ["重建保留"]}) == {customer}
+    # While tagging is down the archive keeps working; tags and search catch up when it is back.
+    running.stop_service("tagging")
+    try:
+        current = api.get(f"/api/v1/customers/{customer}", headers=ADMIN)
+        patched = api.patch(
+            f"/api/v1/customers/{customer}",
+            json={"name": "重建测试二有限公司"},
+            headers={**ADMIN, "If-Match": current.headers["etag"]},
+        )
+        assert patched.status_code == 200
+        assert api.get(f"/api/v1/customers/{customer}/tags", headers=ADMIN).status_code == 503
+    finally:
+        running.start_service("tagging")
+
+    def renamed_and_tagged() -> bool:
+        found = ok(
+            api.post(
+                "/api/v1/search/customers",
+                json={"query": "重建测试二", "filter": {"field": "tags", "any_of": ["重建保留"]}},
+                headers=ADMIN,
+            )
+        )
+        return [h["id"] for h in found["items"]] == [customer]
+
+    assert eventually(renamed_and_tagged, 15)
