@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from crm.common.v1 import common_pb2
 from services.common.db import Database
 from services.common.identity import Caller
-from services.tagging import segments, service
+from services.tagging import rules, segments, service
 from services.tagging.models import Tag
 
 SEEDER = Caller(id="system:demo", kind="service", roles=("admin",), scope="all")
@@ -66,7 +66,7 @@ def seed(db: Database) -> None:
             ("A/B 类 90 天无互动", "高流失风险", churn),
             ("30 天浏览新产品 3 次", "新产品潜在客户", interest),
         ):
-            service.create_rule(
+            rules.create_rule(
                 session=session,
                 caller=SEEDER,
                 data={

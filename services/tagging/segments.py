@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from crm.common.v1 import common_pb2
 from services.common.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from services.common.identity import Caller
-from services.tagging import conditions, service
+from services.tagging import conditions, rules, service
 from services.tagging.models import Customer, Membership, Segment, SegmentEvent, StaticMember
 
 EVENT_FEED = "segment_events"
@@ -110,11 +110,11 @@ def reconcile(session: Session, *, customer_ids: Iterable[str], at: datetime) ->
     if not ids:
         return 0
     session.flush()
-    rules = service.enabled_rules(session)
+    in_force = rules.enabled_rules(session)
     for _ in range(RULE_ROUNDS):
         changed: set[str] = set()
-        for rule in rules:
-            changed |= service.apply_rule(session, rule=rule, at=at, customer_ids=ids, reconcile=False)
+        for rule in in_force:
+            changed |= rules.apply_rule(session, rule=rule, at=at, customer_ids=ids, reconcile=False)
         if not changed:
             break
     session.flush()
@@ -124,14 +124,14 @@ def reconcile(session: Session, *, customer_ids: Iterable[str], at: datetime) ->
 def evaluate_all(session: Session, *, at: datetime) -> tuple[int, int, int, int]:
     """Every enabled rule over every customer, then every segment (time-based conditions move
     as time passes); returns rules, segments, tag changes and membership changes."""
-    rules = service.enabled_rules(session)
+    in_force = rules.enabled_rules(session)
     tag_changes = 0
-    for rule in rules:
-        tag_changes += len(service.apply_rule(session, rule=rule, at=at, reconcile=False))
+    for rule in in_force:
+        tag_changes += len(rules.apply_rule(session, rule=rule, at=at, reconcile=False))
     session.flush()
     segments = list(session.scalars(select(Segment)))
     moved = sum(refresh(session, segment=s, at=at) for s in segments)
-    return len(rules), len(segments), tag_changes, moved
+    return len(in_force), len(segments), tag_changes, moved
 
 
 # -- segments ---------------------------------------------------------------------------------

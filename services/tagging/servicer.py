@@ -13,7 +13,7 @@ from services.common.audit import AuditRecorder
 from services.common.db import Database
 from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.common.identity import Caller
-from services.tagging import conditions, segments, service
+from services.tagging import conditions, rules, segments, service
 from services.tagging.models import Customer, Rule, Segment, Tag
 
 
@@ -304,7 +304,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
     def ListTagRules(self, request: pb.ListTagRulesRequest, context: Any) -> pb.ListTagRulesResponse:
         with self._db.session_scope(readonly=True) as session:
             return pb.ListTagRulesResponse(
-                rules=[_rule(r) for r in service.list_rules(session=session, caller=identity.current())]
+                rules=[_rule(r) for r in rules.list_rules(session=session, caller=identity.current())]
             )
 
     @staticmethod
@@ -319,7 +319,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
 
     def CreateTagRule(self, request: pb.CreateTagRuleRequest, context: Any) -> pb.CreateTagRuleResponse:
         with self._db.session_scope() as session:
-            rule = service.create_rule(
+            rule = rules.create_rule(
                 session=session, caller=identity.current(), data=self._rule_data(request.rule)
             )
             self._record(
@@ -332,7 +332,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
     def UpdateTagRule(self, request: pb.UpdateTagRuleRequest, context: Any) -> pb.UpdateTagRuleResponse:
         paths = list(request.update_mask.paths)
         with self._db.session_scope() as session:
-            rule = service.update_rule(
+            rule = rules.update_rule(
                 session=session,
                 caller=identity.current(),
                 rule_id=request.rule_id,
@@ -344,13 +344,13 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
 
     def DeleteTagRule(self, request: pb.DeleteTagRuleRequest, context: Any) -> pb.DeleteTagRuleResponse:
         with self._db.session_scope() as session:
-            service.delete_rule(session=session, caller=identity.current(), rule_id=request.rule_id)
+            rules.delete_rule(session=session, caller=identity.current(), rule_id=request.rule_id)
             self._record("tag_rule.delete", f"tag_rule:{request.rule_id}")
         return pb.DeleteTagRuleResponse()
 
     def DryRunTagRule(self, request: pb.DryRunTagRuleRequest, context: Any) -> pb.DryRunTagRuleResponse:
         with self._db.session_scope(readonly=True) as session:
-            matching, assign, remove, sample = service.dry_run(
+            matching, assign, remove, sample = rules.dry_run(
                 session=session,
                 caller=identity.current(),
                 rule_id=request.rule_id,
@@ -370,14 +370,19 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
         if caller.kind != "service" and "admin" not in caller.roles:
             raise PermissionDenied("the scheduled evaluation is run by the tagging worker or an admin")
         with self._db.session_scope() as session:
-            rules, segs, tags, moved = segments.evaluate_all(session, at=service.now())
+            n_rules, segs, tags, moved = segments.evaluate_all(session, at=service.now())
             self._record(
                 "tagging.evaluate",
                 "rules,segments",
-                details={"rules": rules, "segments": segs, "tag_changes": tags, "membership_changes": moved},
+                details={
+                    "rules": n_rules,
+                    "segments": segs,
+                    "tag_changes": tags,
+                    "membership_changes": moved,
+                },
             )
         return pb.RunScheduledEvaluationResponse(
-            rules=rules, segments=segs, tag_changes=tags, membership_changes=moved
+            rules=n_rules, segments=segs, tag_changes=tags, membership_changes=moved
         )
 
     # -- segments -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from services.common.db import Database
-from services.tagging import conditions, migrate, readmodel, segments, service
+from services.tagging import conditions, migrate, readmodel, rules, segments, service
 from services.tagging.models import Assignment, Customer, Membership, Segment, Tag
 from tests.tagging.conds import all_, any_, behavior, field, not_
 from tests.tagging.conftest import ADMIN, interaction, snapshot
@@ -48,7 +48,7 @@ def _setup(db: Database) -> dict[str, str]:
             name: service.create_tag(session=session, caller=ADMIN, data={"name": name}).id for name in "XY"
         }
         rule_tag = service.create_tag(session=session, caller=ADMIN, data={"name": "R", "system": True})
-        service.create_rule(
+        rules.create_rule(
             session=session,
             caller=ADMIN,
             data={"name": "r", "tag_id": rule_tag.id, "condition": RULE, "enabled": True},

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from services.common.db import Database
 from services.common.errors import InvalidArgument, PermissionDenied
-from services.tagging import readmodel, segments, service
+from services.tagging import readmodel, rules, segments, service
 from services.tagging.models import Membership
 from tests.tagging.conds import all_, any_, behavior, field, not_
 from tests.tagging.conftest import ADMIN, DATASET, MARKETER, REP, feed, interaction, load_dataset, snapshot
@@ -81,16 +81,16 @@ def test_rules_tag_exactly_the_matching_customers_and_untag_when_they_stop(data:
         hot = service.create_tag(
             session=session, caller=ADMIN, data={"name": "新产品潜在客户", "group": "兴趣", "system": True}
         )
-        matching_, assign, remove, _ = service.dry_run(
+        matching_, assign, remove, _ = rules.dry_run(
             session=session, caller=ADMIN, rule_id="", data={"tag_id": risk.id, "condition": CHURN}
         )
         assert (matching_, assign, remove) == (2, 2, 0)
-        service.create_rule(
+        rules.create_rule(
             session=session,
             caller=ADMIN,
             data={"name": "churn", "tag_id": risk.id, "condition": CHURN, "enabled": True},
         )
-        service.create_rule(
+        rules.create_rule(
             session=session,
             caller=ADMIN,
             data={"name": "hot", "tag_id": hot.id, "condition": INTEREST, "enabled": True},

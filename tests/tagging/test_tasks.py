@@ -11,7 +11,7 @@ from sqlalchemy import update
 from crm.auth.v1 import auth_pb2, auth_pb2_grpc
 from scripts.stack import Stack
 from services.common.db import Database
-from services.tagging import migrate, service
+from services.tagging import migrate, rules, service
 from services.tagging.models import Rule
 from tests.tagging.conds import all_, behavior, field
 from tests.tagging.conftest import ADMIN, load_dataset
@@ -25,7 +25,7 @@ def test_beat_and_worker_evaluate_rules_on_a_schedule(tmp_path: Path) -> None:
     with db.session_scope() as session:
         tag = service.create_tag(session=session, caller=ADMIN, data={"name": "沉睡", "system": True})
         cond = all_(field("tier", any_of=["A", "B"]), behavior("interactions", {"lte": "0"}, days=90))
-        rule = service.create_rule(
+        rule = rules.create_rule(
             session=session,
             caller=ADMIN,
             data={"name": "沉睡", "tag_id": tag.id, "condition": cond, "enabled": False},
