@@ -4,7 +4,7 @@ Real callers carry their permissions and hidden field groups in their access tok
 data of the auth service, seeded with this same table); this one only serves X-Dev-* callers.
 """
 
-# Tags, tag rules and segments (auth migration 0006 grants the same to the built-in roles).
+# Tags, tag rules and segments (auth migration 0007 grants the same to the built-in roles).
 _TAGGING_ALL = (
     "tag:read",
     "tag:write",

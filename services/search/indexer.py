@@ -17,6 +17,9 @@ from crm.tagging.v1 import tagging_pb2_grpc
 from services.search import documents
 from services.search.backend import SearchBackend
 
+# The feed's action for a privacy erasure (see proto ReadChanges): the customer is gone for good.
+ERASED = "customer.erased"
+
 log = logging.getLogger(__name__)
 
 APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied to the index.")
@@ -43,11 +46,14 @@ def batch_of(
     latest: dict[str, pb.Change] = {}
     for change in changes:
         latest[change.customer_id] = change
-    kept = [c for c, change in latest.items() if not change.customer.HasField("deleted_at")]
-    names = tags(kept) if tags is not None else {}
+    gone = {
+        c for c, change in latest.items() if change.action == ERASED or change.customer.HasField("deleted_at")
+    }
+    names = tags([c for c in latest if c not in gone]) if tags is not None else {}
     upserts, deletes = [], []
     for customer_id, change in latest.items():
-        if change.customer.HasField("deleted_at"):
+        # Soft-deleted customers leave the index; erased ones arrive as a tombstone with no data.
+        if customer_id in gone:
             deletes.append(customer_id)
         else:
             upserts.append(documents.build(snapshot(change.customer), names.get(customer_id)))

@@ -1,7 +1,7 @@
 """tagging permissions for the built-in roles (tags, tag rules, segments)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0005 on the tagging branch; 0006 (consent permissions) once merged with main
 Create Date: 2026-11-30
 """
 
@@ -12,7 +12,9 @@ from alembic import op
 
 import services.common.db
 
-revision = "0006"
+revision = "0007"
+# Main has 0006 (consent permissions) on top of 0005; when merging, make this "0006" so the
+# history stays one line.
 down_revision = "0005"
 branch_labels = None
 depends_on = None
