@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install up down test lint protos bench bench-search clean
+.PHONY: install up down test lint protos bench bench-search bench-segments clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: install  ## Gateway read/create throughput against the SPEC targets.
 
 bench-search: install  ## Search latency over 1,000,000 generated customers (about 10 minutes).
 	$(PY) -m bench.search_latency
+
+bench-segments: install  ## A 3-condition segment over 1,000,000 customers, and one change's update time.
+	$(PY) -m bench.segment_eval --database sqlite
+	$(PY) -m bench.segment_eval --database postgresql
 
 clean: down
 	rm -rf var

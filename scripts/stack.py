@@ -21,13 +21,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 # Start order: each service's dependencies come before it.
-SERVICES = ("auth", "profile", "search", "gateway")
+SERVICES = ("auth", "profile", "tagging", "search", "gateway")
 # Services that call other services, and the scopes their own API clients need.
 SERVICE_CLIENTS = {
     "gateway": ("audit:write",),
     "profile": ("audit:write",),
-    "search": ("feed:read", "customer:read", "audit:write"),
+    "tagging": ("feed:read", "customer:read", "related:read", "audit:write"),
+    "search": ("feed:read", "customer:read", "tag:read", "audit:write"),
 }
+# Background workers (Celery) started by `make up`: name -> command line after the interpreter.
+WORKERS = {"tagging-worker": ("-m", "services.tagging", "worker", "--beat")}
 PYTHON = sys.executable
 
 
@@ -78,6 +81,8 @@ class Stack:
     profile_metrics_port: int = 0
     search_port: int = 0
     search_metrics_port: int = 0
+    tagging_port: int = 0
+    tagging_metrics_port: int = 0
     auth_port: int = 0
     # Tests reach services with the unsigned development identity; `make up` does not.
     dev_identity: bool = True
@@ -95,6 +100,8 @@ class Stack:
         self.search_port = self.search_port or free_port()
         self.search_metrics_port = self.search_metrics_port or free_port()
         self.auth_port = self.auth_port or free_port()
+        self.tagging_port = self.tagging_port or free_port()
+        self.tagging_metrics_port = self.tagging_metrics_port or free_port()
 
     @property
     def gateway_url(self) -> str:
@@ -112,6 +119,11 @@ class Stack:
         return f"127.0.0.1:{self.auth_port}"
 
     @property
+    def tagging_address(self) -> str:
+        """host:port of the tagging gRPC service."""
+        return f"127.0.0.1:{self.tagging_port}"
+
+    @property
     def search_address(self) -> str:
         """host:port of the search gRPC service."""
         return f"127.0.0.1:{self.search_port}"
@@ -125,6 +137,8 @@ class Stack:
             "PROFILE_ADDR": self.profile_address,
             "CRM_PROFILE_LISTEN_ADDRESS": self.profile_address,
             "SEARCH_ADDR": self.search_address,
+            "TAGGING_ADDR": self.tagging_address,
+            "CRM_TAGGING_LISTEN_ADDRESS": self.tagging_address,
             "AUTH_ADDR": self.auth_address,
             "CRM_AUTH_LISTEN_ADDRESS": self.auth_address,
             "CRM_DEV_IDENTITY": "true" if self.dev_identity else "false",
@@ -133,7 +147,7 @@ class Stack:
             **self.env,
             **self.service_env.get(service, {}),
         }
-        if service in ("profile", "search"):
+        if service in ("profile", "search", "tagging"):
             env["CRM_METRICS_PORT"] = str(getattr(self, f"{service}_metrics_port"))
         if self.database_url:
             env["CRM_PROFILE_DATABASE_URL"] = self.database_url
@@ -164,6 +178,22 @@ class Stack:
             tail = (logs / f"{service}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{service} failed to start; its log ends with:\n{tail}") from None
 
+    def start_worker(self, name: str) -> None:
+        """Start a background worker (Celery); it is ready when it has connected to its broker."""
+        logs = self.data_dir / "log"
+        logs.mkdir(parents=True, exist_ok=True)
+        service = name.removesuffix("-worker")
+        with open(logs / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [PYTHON, *WORKERS[name]],
+                cwd=ROOT,
+                env=self._env(service),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=self.detached,
+            )
+
     def stop_service(self, service: str, sig: int = signal.SIGTERM) -> None:
         """Stop one service (SIGTERM drains; SIGKILL simulates a crash)."""
         proc = self.processes.pop(service, None)
@@ -178,7 +208,7 @@ class Stack:
 
     def migrate(self) -> None:
         """Create or upgrade every database schema."""
-        for service in ("auth", "profile"):
+        for service in ("auth", "profile", "tagging"):
             self.command(service, "migrate")
 
     def use_service_clients(self) -> None:
@@ -216,7 +246,9 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        """Stop every service, the gateway first."""
+        """Stop every worker and service, the gateway first."""
+        for name in WORKERS:
+            self.stop_service(name)
         for service in reversed(SERVICES):
             self.stop_service(service)
 
@@ -260,8 +292,11 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
             env=stack._env("profile"),
             check=True,
         )
+        stack.command("tagging", "seed-demo")
     for service in SERVICES:
         stack.start_service(service)
+    for name in WORKERS:
+        stack.start_worker(name)
     api, docs = f"{stack.gateway_url}/api/v1", f"{stack.gateway_url}/docs"
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(
@@ -273,7 +308,8 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
     print(
         f"  Metrics: {stack.gateway_url}/metrics (gateway), "
         f"http://127.0.0.1:{stack.profile_metrics_port}/metrics (profile), "
-        f"http://127.0.0.1:{stack.search_metrics_port}/metrics (search)"
+        f"http://127.0.0.1:{stack.search_metrics_port}/metrics (search), "
+        f"http://127.0.0.1:{stack.tagging_metrics_port}/metrics (tagging)"
     )
     if demo:
         print(f"  Users:   {users} (one per role); a token: .venv/bin/python -m scripts.login S1001")
@@ -287,7 +323,7 @@ def down(data_dir: Path) -> None:
         print("not running")
         return
     pids = json.loads(pid_file.read_text())["pids"]
-    for name in reversed(SERVICES):
+    for name in [*WORKERS, *reversed(SERVICES)]:
         pid = pids.get(name)
         if pid and _alive(pid):
             os.kill(pid, signal.SIGTERM)

@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     service_client_secret: SecretStr = Field(
         default=SecretStr(""), validation_alias="CRM_SERVICE_CLIENT_SECRET"
     )
+    # Celery broker of services with background jobs (services/common/jobs.py); embedded mode
+    # defaults to a SQLite file under data_dir, which needs no server.
+    broker_url: str = Field(default="", validation_alias="CRM_BROKER_URL")
 
     @model_validator(mode="after")
     def _no_dev_identity_in_production(self) -> "ServiceSettings":

@@ -9,6 +9,8 @@ from crm.auth.v1 import auth_pb2, auth_pb2_grpc
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
+from crm.tagging.v1 import tagging_pb2 as tg
+from crm.tagging.v1 import tagging_pb2_grpc
 from services.common.grpc_client import CHANNEL_OPTIONS
 
 Metadata = Sequence[tuple[str, str]]
@@ -317,3 +319,119 @@ class ProfileClient(_Client):
     ) -> pb.ErasePersonalDataResponse:
         """ProfileService.ErasePersonalData (longer deadline: it deletes every related row)."""
         return await self._stub.ErasePersonalData(req, metadata=md, timeout=self._deadline * 4)
+
+
+class TaggingClient(_Client):
+    """The tagging service: tags, tag rules and segments."""
+
+    def __init__(self, address: str, deadline: float) -> None:
+        super().__init__(address, deadline)
+        self._stub = tagging_pb2_grpc.TaggingServiceStub(self._channel)
+
+    async def list_tags(self, md: Metadata, req: tg.ListTagsRequest) -> tg.ListTagsResponse:
+        """TaggingService.ListTags."""
+        return await self._stub.ListTags(req, metadata=md, timeout=self._deadline)
+
+    async def create_tag(self, md: Metadata, req: tg.CreateTagRequest) -> tg.CreateTagResponse:
+        """TaggingService.CreateTag."""
+        return await self._stub.CreateTag(req, metadata=md, timeout=self._deadline)
+
+    async def update_tag(self, md: Metadata, req: tg.UpdateTagRequest) -> tg.UpdateTagResponse:
+        """TaggingService.UpdateTag."""
+        return await self._stub.UpdateTag(req, metadata=md, timeout=self._deadline)
+
+    async def delete_tag(self, md: Metadata, req: tg.DeleteTagRequest) -> tg.DeleteTagResponse:
+        """TaggingService.DeleteTag."""
+        return await self._stub.DeleteTag(req, metadata=md, timeout=self._deadline)
+
+    async def merge_tags(self, md: Metadata, req: tg.MergeTagsRequest) -> tg.MergeTagsResponse:
+        """TaggingService.MergeTags."""
+        return await self._stub.MergeTags(req, metadata=md, timeout=self._deadline)
+
+    async def assign_tags(self, md: Metadata, req: tg.AssignTagsRequest) -> tg.AssignTagsResponse:
+        """TaggingService.AssignTags."""
+        return await self._stub.AssignTags(req, metadata=md, timeout=self._deadline)
+
+    async def remove_tags(self, md: Metadata, req: tg.RemoveTagsRequest) -> tg.RemoveTagsResponse:
+        """TaggingService.RemoveTags."""
+        return await self._stub.RemoveTags(req, metadata=md, timeout=self._deadline)
+
+    async def list_customer_tags(
+        self, md: Metadata, req: tg.ListCustomerTagsRequest
+    ) -> tg.ListCustomerTagsResponse:
+        """TaggingService.ListCustomerTags."""
+        return await self._stub.ListCustomerTags(req, metadata=md, timeout=self._deadline)
+
+    async def list_tag_history(
+        self, md: Metadata, req: tg.ListTagHistoryRequest
+    ) -> tg.ListTagHistoryResponse:
+        """TaggingService.ListTagHistory."""
+        return await self._stub.ListTagHistory(req, metadata=md, timeout=self._deadline)
+
+    async def list_tag_rules(self, md: Metadata, req: tg.ListTagRulesRequest) -> tg.ListTagRulesResponse:
+        """TaggingService.ListTagRules."""
+        return await self._stub.ListTagRules(req, metadata=md, timeout=self._deadline)
+
+    async def create_tag_rule(self, md: Metadata, req: tg.CreateTagRuleRequest) -> tg.CreateTagRuleResponse:
+        """TaggingService.CreateTagRule."""
+        return await self._stub.CreateTagRule(req, metadata=md, timeout=self._deadline)
+
+    async def update_tag_rule(self, md: Metadata, req: tg.UpdateTagRuleRequest) -> tg.UpdateTagRuleResponse:
+        """TaggingService.UpdateTagRule."""
+        return await self._stub.UpdateTagRule(req, metadata=md, timeout=self._deadline)
+
+    async def delete_tag_rule(self, md: Metadata, req: tg.DeleteTagRuleRequest) -> tg.DeleteTagRuleResponse:
+        """TaggingService.DeleteTagRule."""
+        return await self._stub.DeleteTagRule(req, metadata=md, timeout=self._deadline)
+
+    async def dry_run_tag_rule(self, md: Metadata, req: tg.DryRunTagRuleRequest) -> tg.DryRunTagRuleResponse:
+        """TaggingService.DryRunTagRule."""
+        return await self._stub.DryRunTagRule(req, metadata=md, timeout=self._deadline)
+
+    async def run_scheduled_evaluation(
+        self, md: Metadata, req: tg.RunScheduledEvaluationRequest
+    ) -> tg.RunScheduledEvaluationResponse:
+        """TaggingService.RunScheduledEvaluation."""
+        return await self._stub.RunScheduledEvaluation(req, metadata=md, timeout=self._deadline)
+
+    async def preview_segment(self, md: Metadata, req: tg.PreviewSegmentRequest) -> tg.PreviewSegmentResponse:
+        """TaggingService.PreviewSegment."""
+        return await self._stub.PreviewSegment(req, metadata=md, timeout=self._deadline)
+
+    async def create_segment(self, md: Metadata, req: tg.CreateSegmentRequest) -> tg.CreateSegmentResponse:
+        """TaggingService.CreateSegment."""
+        return await self._stub.CreateSegment(req, metadata=md, timeout=self._deadline)
+
+    async def get_segment(self, md: Metadata, req: tg.GetSegmentRequest) -> tg.GetSegmentResponse:
+        """TaggingService.GetSegment."""
+        return await self._stub.GetSegment(req, metadata=md, timeout=self._deadline)
+
+    async def list_segments(self, md: Metadata, req: tg.ListSegmentsRequest) -> tg.ListSegmentsResponse:
+        """TaggingService.ListSegments."""
+        return await self._stub.ListSegments(req, metadata=md, timeout=self._deadline)
+
+    async def update_segment(self, md: Metadata, req: tg.UpdateSegmentRequest) -> tg.UpdateSegmentResponse:
+        """TaggingService.UpdateSegment."""
+        return await self._stub.UpdateSegment(req, metadata=md, timeout=self._deadline)
+
+    async def delete_segment(self, md: Metadata, req: tg.DeleteSegmentRequest) -> tg.DeleteSegmentResponse:
+        """TaggingService.DeleteSegment."""
+        return await self._stub.DeleteSegment(req, metadata=md, timeout=self._deadline)
+
+    async def list_segment_members(
+        self, md: Metadata, req: tg.ListSegmentMembersRequest
+    ) -> tg.ListSegmentMembersResponse:
+        """TaggingService.ListSegmentMembers."""
+        return await self._stub.ListSegmentMembers(req, metadata=md, timeout=self._deadline)
+
+    async def read_segment_events(
+        self, md: Metadata, req: tg.ReadSegmentEventsRequest
+    ) -> tg.ReadSegmentEventsResponse:
+        """TaggingService.ReadSegmentEvents."""
+        return await self._stub.ReadSegmentEvents(req, metadata=md, timeout=self._deadline)
+
+    async def read_tag_changes(
+        self, md: Metadata, req: tg.ReadTagChangesRequest
+    ) -> tg.ReadTagChangesResponse:
+        """TaggingService.ReadTagChanges."""
+        return await self._stub.ReadTagChanges(req, metadata=md, timeout=self._deadline)

@@ -6,7 +6,7 @@ from services.common import authn
 from services.common.errors import Unauthenticated
 from services.common.identity import CLIENT_ADDRESS, SCOPES, Caller
 from services.gateway import policy
-from services.gateway.clients import AuthClient, Metadata, ProfileClient, SearchClient
+from services.gateway.clients import AuthClient, Metadata, ProfileClient, SearchClient, TaggingClient
 from services.gateway.settings import GatewaySettings
 
 
@@ -23,6 +23,11 @@ def profile(request: Request) -> ProfileClient:
 def search(request: Request) -> SearchClient:
     """The search service client."""
     return request.app.state.search  # type: ignore[no-any-return]
+
+
+def tagging(request: Request) -> TaggingClient:
+    """The tagging service client."""
+    return request.app.state.tagging  # type: ignore[no-any-return]
 
 
 def auth(request: Request) -> AuthClient:

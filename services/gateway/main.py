@@ -9,7 +9,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from services.common import authn, telemetry
 from services.common.audit import AuditRecorder
 from services.gateway import errors
-from services.gateway.clients import AuthClient, ProfileClient, SearchClient
+from services.gateway.clients import AuthClient, ProfileClient, SearchClient, TaggingClient
 from services.gateway.middleware import RequestContextMiddleware
 from services.gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from services.gateway.routes import (
@@ -23,6 +23,8 @@ from services.gateway.routes import (
     related,
     search,
     security,
+    segments,
+    tags,
 )
 from services.gateway.settings import GatewaySettings
 
@@ -42,12 +44,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.profile = ProfileClient(settings.profile_addr, settings.rpc_deadline_seconds)
         app.state.search = SearchClient(settings.search_addr, settings.rpc_deadline_seconds)
         app.state.auth = AuthClient(settings.auth_addr, settings.rpc_deadline_seconds)
+        app.state.tagging = TaggingClient(settings.tagging_addr, settings.rpc_deadline_seconds)
         try:
             yield
         finally:
             await app.state.profile.close()
             await app.state.search.close()
             await app.state.auth.close()
+            await app.state.tagging.close()
 
     app = FastAPI(
         title="Customer information platform API",
@@ -67,7 +71,20 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
     )
     errors.install(app)
-    for module in (auth, customers, related, privacy, search, admin, identities, audit, security, ops):
+    for module in (
+        auth,
+        customers,
+        related,
+        privacy,
+        search,
+        tags,
+        segments,
+        admin,
+        identities,
+        audit,
+        security,
+        ops,
+    ):
         app.include_router(module.router)
     if telemetry.enabled():
         # The per-message ASGI send/receive spans say nothing an operator needs and cost time.

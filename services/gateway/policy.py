@@ -4,6 +4,18 @@ Real callers carry their permissions and hidden field groups in their access tok
 data of the auth service, seeded with this same table); this one only serves X-Dev-* callers.
 """
 
+# Tags, tag rules and segments (auth migration 0007 grants the same to the built-in roles).
+_TAGGING_ALL = (
+    "tag:read",
+    "tag:write",
+    "tag:assign",
+    "tag_rule:write",
+    "segment:read",
+    "segment:write",
+    "segment:export",
+)
+_TAGGING_USE = ("tag:read", "tag:assign", "segment:read")
+
 _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
     "manager": frozenset(
@@ -16,6 +28,7 @@ _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "related:write",
             "consent:read",
             "consent:write",
+            *_TAGGING_ALL,
         }
     ),
     "sales": frozenset(
@@ -27,10 +40,13 @@ _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "related:write",
             "consent:read",
             "consent:write",
+            *_TAGGING_USE,
         }
     ),
-    "service": frozenset({"customer:read", "related:read", "related:write", "consent:read", "consent:write"}),
-    "marketing": frozenset({"customer:read", "related:read", "consent:read"}),
+    "service": frozenset(
+        {"customer:read", "related:read", "related:write", "consent:read", "consent:write", *_TAGGING_USE}
+    ),
+    "marketing": frozenset({"customer:read", "related:read", "consent:read", *_TAGGING_ALL}),
 }
 
 

@@ -12,6 +12,7 @@ class GatewaySettings(ServiceSettings):
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="CRM_GATEWAY_PORT")
     profile_addr: str = Field(default="127.0.0.1:50051", validation_alias="PROFILE_ADDR")
     search_addr: str = Field(default="127.0.0.1:50052", validation_alias="SEARCH_ADDR")
+    tagging_addr: str = Field(default="127.0.0.1:50054", validation_alias="TAGGING_ADDR")
     # Partner request budgets are counted in Redis when set (shared by replicas), else in memory.
     redis_url: str = Field(default="", validation_alias="CRM_REDIS_URL")
     # Largest request body accepted, in bytes.

@@ -48,6 +48,15 @@ class SearchBackend(Protocol):
     def position(self) -> int:
         """The last feed position applied (0 for a new index)."""
 
+    def feed_position(self, feed: str) -> int:
+        """The last position applied of another followed feed (e.g. "tags"), 0 if none."""
+
+    def set_feed_position(self, feed: str, position: int) -> None:
+        """Record the last position applied of another followed feed, after its writes."""
+
+    def sources(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored display fields of the documents with these ids (absent ones left out)."""
+
     def search(self, plan: Plan) -> Result:
         """Run a plan."""
 

@@ -387,6 +387,25 @@ class ClusterBackend:
         """Documents in the index."""
         return int(self._client.count(index=self._read)["count"])
 
+    def feed_position(self, feed: str) -> int:
+        """The last position recorded of another followed feed for this index generation."""
+        try:
+            found = self._client.get(index=self._meta, id=f"{self._write}#{feed}")
+        except self._connection.not_found:
+            return 0
+        return int(found["_source"]["position"])
+
+    def set_feed_position(self, feed: str, position: int) -> None:
+        """Record another feed's position (after the writes it covers were refreshed)."""
+        self._client.index(index=self._meta, id=f"{self._write}#{feed}", body={"position": position})
+
+    def sources(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The display fields of the documents with these ids."""
+        if not ids:
+            return {}
+        found = self._client.mget(index=self._read, body={"ids": list(ids)}, _source=["display"])
+        return {d["_id"]: d["_source"]["display"] for d in found["docs"] if d.get("found")}
+
     # -- rebuilds --------------------------------------------------------------------------
 
     def begin_rebuild(self) -> "ClusterBackend":
@@ -418,8 +437,12 @@ class ClusterBackend:
         )
         # The position now belongs to the alias, where every replica's indexer reads it.
         self._client.index(index=self._meta, id=self.alias, body={"position": fresh.position()})
+        tags = fresh.feed_position("tags")
         with contextlib.suppress(self._connection.not_found):
             self._client.delete(index=self._meta, id=fresh.index)
+        with contextlib.suppress(self._connection.not_found):
+            self._client.delete(index=self._meta, id=f"{fresh.index}#tags")
+        self._client.index(index=self._meta, id=f"{self.alias}#tags", body={"position": tags})
         fresh._read = fresh._write = self.alias
         self.index, self._read, self._write = fresh.index, self.alias, self.alias
         self._delete_generation(old)
@@ -430,6 +453,8 @@ class ClusterBackend:
             self._client.indices.delete(index=name)
         with contextlib.suppress(self._connection.not_found):
             self._client.delete(index=self._meta, id=name)
+        with contextlib.suppress(self._connection.not_found):
+            self._client.delete(index=self._meta, id=f"{name}#tags")
 
     def drop(self) -> None:
         """Delete every index generation of this alias and the position records."""

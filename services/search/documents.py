@@ -130,6 +130,9 @@ def build(customer: dict[str, Any], tags: list[str] | None = None) -> dict[str, 
         "last_order_at": customer.get("last_order_at"),
         "last_follow_up_at": customer.get("last_follow_up_at"),
         "created_at": customer.get("created_at"),
+        # Kept so a tag change can rebuild the document from its display alone.
+        "updated_at": customer.get("updated_at"),
+        "version": int(customer.get("version", 0)),
         "contacts": [
             {"name": c["name"], "phones": c.get("phones") or [], "emails": c.get("emails") or []}
             for c in contacts

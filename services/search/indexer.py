@@ -12,6 +12,8 @@ from prometheus_client import Counter, Gauge
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
+from crm.tagging.v1 import tagging_pb2 as tg
+from crm.tagging.v1 import tagging_pb2_grpc
 from services.search import documents
 from services.search.backend import SearchBackend
 
@@ -22,9 +24,11 @@ log = logging.getLogger(__name__)
 
 APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied to the index.")
 LAG = Gauge("crm_search_feed_lag_changes", "Changes in the profile feed not yet in the index.")
+TAGS_APPLIED = Counter("crm_search_tag_changes_total", "Tag change-feed entries applied to the index.")
 
-# What the search service asks of the profile service.
-SCOPES = ("feed:read", "customer:read", "audit:write")
+# What the search service asks of the profile and tagging services.
+SCOPES = ("feed:read", "customer:read", "tag:read", "audit:write")
+TAG_FEED = "tags"
 
 
 def snapshot(customer: pb.Customer) -> dict[str, Any]:
@@ -32,18 +36,27 @@ def snapshot(customer: pb.Customer) -> dict[str, Any]:
     return json_format.MessageToDict(customer, preserving_proto_field_name=True)
 
 
-def batch_of(changes: list[pb.Change]) -> tuple[list[dict[str, Any]], list[str], dict[str, int]]:
-    """Documents to write, ids to remove, and each one's feed position; the latest change wins."""
+def batch_of(
+    changes: list[pb.Change], tags: Callable[[list[str]], dict[str, list[str]]] | None = None
+) -> tuple[list[dict[str, Any]], list[str], dict[str, int]]:
+    """Documents to write, ids to remove, and each one's feed position; the latest change wins.
+
+    `tags` gives the current tag names of customers (from the tagging service), when it is used.
+    """
     latest: dict[str, pb.Change] = {}
     for change in changes:
         latest[change.customer_id] = change
+    gone = {
+        c for c, change in latest.items() if change.action == ERASED or change.customer.HasField("deleted_at")
+    }
+    names = tags([c for c in latest if c not in gone]) if tags is not None else {}
     upserts, deletes = [], []
     for customer_id, change in latest.items():
         # Soft-deleted customers leave the index; erased ones arrive as a tombstone with no data.
-        if change.action == ERASED or change.customer.HasField("deleted_at"):
+        if customer_id in gone:
             deletes.append(customer_id)
         else:
-            upserts.append(documents.build(snapshot(change.customer)))
+            upserts.append(documents.build(snapshot(change.customer), names.get(customer_id)))
     return upserts, deletes, {customer_id: c.position for customer_id, c in latest.items()}
 
 
@@ -59,8 +72,10 @@ class Indexer:
         poll_seconds: float,
         deadline: float,
         credentials: Callable[[], list[tuple[str, str]]],
+        tagging: tagging_pb2_grpc.TaggingServiceStub | None = None,
     ) -> None:
         self._credentials = credentials
+        self._tagging = tagging
         self._backend = backend
         self._profile = profile
         self._batch = batch
@@ -79,20 +94,59 @@ class Indexer:
             timeout=self._deadline,
         )
 
+    def tags(self, customer_ids: list[str]) -> dict[str, list[str]]:
+        """The current tag names of customers, from the tagging service."""
+        if self._tagging is None or not customer_ids:
+            return {}
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(customer_ids), 1000):
+            reply = self._tagging.ListCustomerTags(
+                tg.ListCustomerTagsRequest(customer_ids=customer_ids[start : start + 1000]),
+                metadata=self._credentials(),
+                timeout=self._deadline,
+            )
+            found.update({c.customer_id: [t.name for t in c.tags] for c in reply.customers})
+        return found
+
     def step(self) -> int:
-        """Apply the next batch of changes; returns how many were applied."""
+        """Apply the next batch of profile changes, then of tag changes; returns how many."""
         with self.lock:
             backend = self._backend()
             reply = self.read(backend.position(), self._batch)
             self.head_position = reply.head_position
-            if not reply.changes:
-                LAG.set(0)
-                return 0
-            upserts, deletes, versions = batch_of(list(reply.changes))
-            backend.apply(upserts, deletes, reply.changes[-1].position, versions)
-            APPLIED.inc(len(reply.changes))
-            LAG.set(max(reply.head_position - reply.changes[-1].position, 0))
-            return len(reply.changes)
+            applied = 0
+            if reply.changes:
+                tags = self.tags if self._tagging is not None else None
+                upserts, deletes, versions = batch_of(list(reply.changes), tags)
+                backend.apply(upserts, deletes, reply.changes[-1].position, versions)
+                APPLIED.inc(len(reply.changes))
+                applied = len(reply.changes)
+            LAG.set(max(reply.head_position - reply.changes[-1].position, 0) if reply.changes else 0)
+            if self._tagging is not None:
+                applied += self.step_tags(backend)
+            return applied
+
+    def step_tags(self, backend: SearchBackend) -> int:
+        """Apply the next batch of the tagging service's feed: each changed customer's document
+        is rebuilt from its stored display with its new tags (absent customers are skipped: their
+        document is written from the profile feed with the tags current then)."""
+        assert self._tagging is not None
+        after = backend.feed_position(TAG_FEED)
+        reply = self._tagging.ReadTagChanges(
+            tg.ReadTagChangesRequest(after_position=after, limit=self._batch),
+            metadata=self._credentials(),
+            timeout=self._deadline,
+        )
+        if not reply.changes:
+            return 0
+        latest = {c.customer_id: list(c.tags) for c in reply.changes}
+        shown = backend.sources(list(latest))
+        upserts = [documents.build(display, latest[customer_id]) for customer_id, display in shown.items()]
+        if upserts:
+            backend.apply(upserts, [], backend.position())
+        backend.set_feed_position(TAG_FEED, reply.changes[-1].position)
+        TAGS_APPLIED.inc(len(reply.changes))
+        return len(reply.changes)
 
     def run(self) -> None:
         """Follow the feed until stop(); a missing profile service only delays catching up."""
@@ -127,6 +181,13 @@ class Indexer:
         """Fill a fresh index from the archive, catch it up with the feed, then swap it in."""
         fresh = live.begin_rebuild()
         head = self.read(0, 1).head_position
+        tag_head = 0
+        if self._tagging is not None:
+            tag_head = self._tagging.ReadTagChanges(
+                tg.ReadTagChangesRequest(after_position=0, limit=1),
+                metadata=self._credentials(),
+                timeout=self._deadline,
+            ).head_position
         token, done = "", 0
         while True:
             page = self._profile.ListCustomers(
@@ -137,7 +198,8 @@ class Indexer:
                 metadata=self._credentials(),
                 timeout=self._deadline,
             )
-            docs = [documents.build(snapshot(c)) for c in page.customers]
+            names = self.tags([c.id for c in page.customers])
+            docs = [documents.build(snapshot(c), names.get(c.id)) for c in page.customers]
             fresh.apply(docs, [], 0)
             done += len(docs)
             progress(done)
@@ -146,12 +208,16 @@ class Indexer:
                 break
         # Changes made during the copy are replayed from the head read before it began.
         fresh.apply([], [], head)
+        fresh.set_feed_position(TAG_FEED, tag_head)
         with self.lock:
+            tags = self.tags if self._tagging is not None else None
             while True:
                 reply = self.read(fresh.position(), self._batch)
                 if not reply.changes:
                     break
-                upserts, deletes, versions = batch_of(list(reply.changes))
+                upserts, deletes, versions = batch_of(list(reply.changes), tags)
                 fresh.apply(upserts, deletes, reply.changes[-1].position, versions)
+            while self._tagging is not None and self.step_tags(fresh):
+                pass
             swap(fresh)
         live.finish_rebuild(fresh)

@@ -276,6 +276,8 @@ def condition(cond: common_pb2.Condition, caller: Caller, path: str = "filter", 
         return Bool(filter=nodes) if kind == "all" else Bool(should=nodes, minimum_should_match=1)
     if kind == "not":
         return Bool(must_not=(condition(getattr(cond, "not"), caller, f"{path}.not", depth + 1),))
+    if kind == "behavior":
+        raise _bad(f"{path}.behavior", "search has no behaviour data; use a segment for behaviour conditions")
     return _field_test(cond.field, caller, f"{path}.field")
 
 

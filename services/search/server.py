@@ -6,6 +6,7 @@ import grpc
 
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
+from crm.tagging.v1 import tagging_pb2_grpc
 from services.common import authn, grpc_server
 from services.common.audit import AuditRecorder
 from services.common.grpc_client import CHANNEL_OPTIONS
@@ -34,6 +35,10 @@ def create_server(
     indexer = None
     if settings.run_indexer:
         channel = grpc.insecure_channel(settings.profile_addr, options=CHANNEL_OPTIONS)
+        tagging = None
+        if settings.tagging_addr:
+            tagging_channel = grpc.insecure_channel(settings.tagging_addr, options=CHANNEL_OPTIONS)
+            tagging = tagging_pb2_grpc.TaggingServiceStub(tagging_channel)
         indexer = Indexer(
             lambda: live.backend,
             profile_pb2_grpc.ProfileServiceStub(channel),
@@ -41,6 +46,7 @@ def create_server(
             poll_seconds=settings.feed_poll_seconds,
             deadline=settings.rpc_deadline_seconds,
             credentials=credentials.metadata,
+            tagging=tagging,
         )
     servicer = SearchServicer(live, indexer, audit)
     server, port, readiness = grpc_server.create_server(

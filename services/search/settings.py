@@ -16,6 +16,8 @@ class SearchSettings(ServiceSettings):
     )
     listen_address: str = Field(default="127.0.0.1:50052", validation_alias="CRM_SEARCH_LISTEN_ADDRESS")
     profile_addr: str = Field(default="127.0.0.1:50051", validation_alias="PROFILE_ADDR")
+    # The tagging service, whose tag change feed puts tags into documents; empty: no tags.
+    tagging_addr: str = Field(default="", validation_alias="TAGGING_ADDR")
     # Embedded index folder; defaults to <data_dir>/search.
     index_dir: Path | None = Field(default=None, validation_alias="CRM_SEARCH_INDEX_DIR")
     elasticsearch_url: str = Field(default="", validation_alias="ELASTICSEARCH_URL")

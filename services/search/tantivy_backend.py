@@ -125,6 +125,27 @@ class TantivyBackend:
         """Documents in the index."""
         return int(self._index.searcher().num_docs)
 
+    def feed_position(self, feed: str) -> int:
+        """The last position committed of another followed feed."""
+        path = self._path / f"{feed}-position.json"
+        return int(json.loads(path.read_text())["position"]) if path.exists() else 0
+
+    def set_feed_position(self, feed: str, position: int) -> None:
+        """Record another feed's position (after the writes it covers were committed)."""
+        with self._lock:
+            tmp = self._path / f"{feed}-position.json.tmp"
+            tmp.write_text(json.dumps({"position": position}))
+            os.replace(tmp, self._path / f"{feed}-position.json")
+
+    def sources(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The display fields of the documents with these ids."""
+        if not ids:
+            return {}
+        searcher = self._index.searcher()
+        found = searcher.search(Query.term_set_query(self.schema, "id", list(ids)), len(ids)).hits
+        shown = [self._display(searcher, address) for _, address in found]
+        return {d["id"]: d for d in shown}
+
     # -- rebuilds --------------------------------------------------------------------------
 
     def begin_rebuild(self) -> "TantivyBackend":

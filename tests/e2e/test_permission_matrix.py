@@ -2,6 +2,7 @@
 refused (403) or not found (404, so existence does not leak) — with real tokens."""
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,23 @@ from scripts.stack import Stack
 from tests.conftest import customer_data
 
 # role -> (employee id in the demo seed, permissions, record scope reaches "other", hidden groups)
+_TAGGING_ALL = "tag:read tag:write tag:assign tag_rule:write segment:read segment:write segment:export"
+_TAGGING_USE = "tag:read tag:assign segment:read"
 ROLES = {
     "admin": ("*", True, ()),
     "manager": (
-        "customer:read customer:write customer:delete customer:history related:read related:write",
+        "customer:read customer:write customer:delete customer:history related:read related:write "
+        + _TAGGING_ALL,
         False,
         (),
     ),
-    "sales": ("customer:read customer:write customer:history related:read related:write", False, ()),
-    "service": ("customer:read related:read related:write", True, ("financial",)),
-    "marketing": ("customer:read related:read", True, ("financial",)),
+    "sales": (
+        "customer:read customer:write customer:history related:read related:write " + _TAGGING_USE,
+        False,
+        (),
+    ),
+    "service": ("customer:read related:read related:write " + _TAGGING_USE, True, ("financial",)),
+    "marketing": ("customer:read related:read " + _TAGGING_ALL, True, ("financial",)),
 }
 # name -> (method, path template, permission, hidden group it needs, body)
 ENDPOINTS = {
@@ -71,6 +79,8 @@ ENDPOINTS = {
         {"category": "inquiry", "subject": "咨询交期"},
     ),
     "list service records": ("GET", "/api/v1/customers/{id}/service-records", "related:read", None, None),
+    "list tags": ("GET", "/api/v1/customers/{id}/tags", "tag:read", None, None),
+    "tag history": ("GET", "/api/v1/customers/{id}/tags/history", "tag:read", None, None),
 }
 
 
@@ -98,6 +108,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         other = api.post(
             "/api/v1/customers", json=customer_data(owner_id="S9999"), headers=tokens["admin"]
         ).json()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the tagging service follows the change feed
+            seen = [
+                api.get(f"/api/v1/customers/{c['id']}/tags", headers=tokens["admin"]) for c in (own, other)
+            ]
+            if all(r.status_code == 200 for r in seen):
+                break
+            time.sleep(0.1)
         yield {"api": api, "tokens": tokens, "records": {"own": own["id"], "other": other["id"]}}
 
 
@@ -151,3 +169,29 @@ def test_lists_and_search_only_show_reachable_records(world: dict[str, Any], rol
             c["deal_amount_12m"] is None
             for c in api.get("/api/v1/customers", headers=headers).json()["items"]
         )
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_tags_rules_and_segments_by_role(world: dict[str, Any], role: str) -> None:
+    """Creating tags, rules and segments is a permission of the role (real tokens, seeded roles)."""
+    api: httpx.Client = world["api"]
+    headers = world["tokens"][role]
+    permissions = ROLES[role][0].split()
+
+    def allowed(permission: str) -> int:
+        return 201 if "*" in permissions or permission in permissions else 403
+
+    tag = api.post("/api/v1/tags", json={"name": f"矩阵-{role}"}, headers=headers)
+    assert tag.status_code == allowed("tag:write"), tag.text
+    segment = api.post(
+        "/api/v1/segments",
+        json={"name": f"矩阵-{role}", "condition": {"field": "tier", "any_of": ["A"]}},
+        headers=headers,
+    )
+    assert segment.status_code == allowed("segment:write"), segment.text
+    preview = api.post(
+        "/api/v1/segments/preview", json={"condition": {"field": "tier", "any_of": ["C"]}}, headers=headers
+    )
+    assert preview.status_code == (200 if allowed("segment:read") == 201 else 403), preview.text
+    rules = api.get("/api/v1/tag-rules", headers=headers)
+    assert rules.status_code == (200 if allowed("tag:read") == 201 else 403)

@@ -303,7 +303,8 @@ def test_custom_fields_through_the_api(api: httpx.Client) -> None:
 
 def test_ops_endpoints(api: httpx.Client) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
-    assert api.get("/readyz").json()["checks"] == {"profile": "ok", "search": "ok", "auth": "ok"}
+    checks = {"profile": "ok", "search": "ok", "auth": "ok", "tagging": "ok"}
+    assert api.get("/readyz").json()["checks"] == checks
     api.get("/api/v1/customers")
     metrics = api.get("/metrics").text
     assert 'crm_gateway_http_requests_total{method="GET",route="/api/v1/customers",status="200"}' in metrics

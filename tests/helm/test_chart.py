@@ -31,6 +31,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
             "gateway": {"enabled": False},
             "search": {"enabled": False},
             "auth": {"enabled": False},
+            "tagging": {"enabled": False},
         },
     },
     "image-per-component": {
@@ -92,6 +93,21 @@ def env_of(workload: Manifest) -> dict[str, Any]:
 def enabled_components(values: dict[str, Any]) -> list[str]:
     """Names of the enabled components once values are merged over the defaults."""
     return [name for name, c in values["components"].items() if c["enabled"]]
+
+
+def worker_names(values: dict[str, Any]) -> set[str]:
+    """Deployments of the enabled components' background workers (<component>-<key>)."""
+    return {
+        f"{name}-{key}"
+        for name in enabled_components(values)
+        for key, w in (values["components"][name].get("workers") or {}).items()
+        if w["enabled"]
+    }
+
+
+def package_of(workload: Manifest) -> str:
+    """The component (services/<name>) a workload belongs to."""
+    return str(workload["metadata"]["labels"]["app.kubernetes.io/name"])
 
 
 def test_chart_lints_strictly() -> None:
@@ -167,15 +183,18 @@ def test_one_name_everywhere(chart: helm.Chart, case: str) -> None:
             if (kind == "HorizontalPodAutoscaler" and values["components"][n]["hpa"]["enabled"])
             or (kind == "PodDisruptionBudget" and values["components"][n]["pdb"]["enabled"])
         }
+        if kind == "Deployment":
+            expected |= worker_names(values)
         assert set(of_kind(manifests, kind)) - {f"{n}-migrate" for n in names} == expected, kind
-    for name, deployment in of_kind(manifests, "Deployment").items():
+    for workload, deployment in of_kind(manifests, "Deployment").items():
+        name = package_of(deployment)
         box = container(deployment)
         assert box["name"] == name
         assert box["command"] == ["python", "-m", f"services.{name}"]
         assert env_of(deployment)["OTEL_SERVICE_NAME"] == name
         assert pod_spec(deployment)["serviceAccountName"] == name
         labels = deployment["spec"]["template"]["metadata"]["labels"]
-        assert labels["app.kubernetes.io/name"] == labels["app.kubernetes.io/component"] == name
+        assert labels["app.kubernetes.io/name"] == name and labels["app.kubernetes.io/component"] == workload
         suffix = f"-{name}" if image["perComponent"] else ""
         assert box["image"] == f"{image['repository']}{suffix}:{image['tag'] or chart.metadata['appVersion']}"
         assert importlib.util.find_spec(f"services.{name}.__main__"), f"no services/{name}/__main__.py"
@@ -192,9 +211,10 @@ def test_standard_labels(chart: helm.Chart) -> None:
 
 def test_hpa_and_pdb_per_enabled_component(chart: helm.Chart) -> None:
     manifests = render(chart)
-    deployments = of_kind(manifests, "Deployment")
+    workers = worker_names(chart.merge_values({}))
+    deployments = {k: v for k, v in of_kind(manifests, "Deployment").items() if k not in workers}
     hpas, pdbs = of_kind(manifests, "HorizontalPodAutoscaler"), of_kind(manifests, "PodDisruptionBudget")
-    assert set(hpas) == set(pdbs) == set(deployments) == {"auth", "profile", "search", "gateway"}
+    assert set(hpas) == set(pdbs) == set(deployments) == {"auth", "profile", "search", "tagging", "gateway"}
     for name, deployment in deployments.items():
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         hpa = hpas[name]["spec"]
@@ -281,7 +301,8 @@ def _env_name(alias: object, field_name: str) -> str:
 
 def test_environment_matches_the_settings(chart: helm.Chart, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every CRM_* or *_ADDR variable the chart sets is a real setting and parses in production."""
-    for name, deployment in of_kind(render(chart), "Deployment").items():
+    for deployment in of_kind(render(chart), "Deployment").values():
+        name = package_of(deployment)
         cls = settings_class(name)
         known = {
             _env_name(field.validation_alias, field_name) for field_name, field in cls.model_fields.items()
@@ -311,6 +332,32 @@ def test_migration_job_is_a_hook(chart: helm.Chart) -> None:
     assert account["metadata"]["annotations"]["helm.sh/hook"] == annotations["helm.sh/hook"]
     assert hook_weight < int(annotations["helm.sh/hook-weight"]), "the account exists before the Job"
     assert env_of(job)["CRM_MODE"] == "production"
+
+
+def test_tagging_runs_a_celery_worker_and_one_beat(chart: helm.Chart) -> None:
+    manifests = render(chart)
+    deployments = of_kind(manifests, "Deployment")
+    worker, beat = deployments["tagging-worker"], deployments["tagging-beat"]
+    for workload, args in ((worker, ["worker"]), (beat, ["beat"])):
+        box = container(workload)
+        assert box["command"] == ["python", "-m", "services.tagging"] and box["args"] == args
+        assert "ports" not in box and "readinessProbe" not in box
+        assert env_of(workload)["CRM_BROKER_URL"] == {
+            "secretKeyRef": {"name": "crm-tagging-broker", "key": "url"}
+        }
+        assert env_of(workload)["CRM_TAGGING_DATABASE_URL"]["secretKeyRef"]["name"] == "crm-tagging-database"
+    assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"] == {"type": "Recreate"}
+    assert worker["spec"]["selector"] != deployments["tagging"]["spec"]["selector"]
+    assert "tagging-worker" not in of_kind(manifests, "Service")
+    for consumer in ("gateway", "search"):
+        tagging_port = {p["name"]: p["containerPort"] for p in container(deployments["tagging"])["ports"]}[
+            "grpc"
+        ]
+        assert env_of(deployments[consumer])["TAGGING_ADDR"].endswith(
+            f"tagging.{NAMESPACE}.svc.cluster.local:{tagging_port}"
+        )
+    job = of_kind(manifests, "Job")["tagging-migrate"]
+    assert container(job)["args"] == ["migrate"]
 
 
 def test_tiers_are_recomputed_daily(chart: helm.Chart) -> None:
@@ -376,6 +423,10 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
     "pdb blocks drains": (
         {"components": {"gateway": {"hpa": {"enabled": False}, "replicas": 1}}},
         "node drains would block",
+    ),
+    "two beats": (
+        {"components": {"tagging": {"workers": {"beat": {"replicas": 2}}}}},
+        "/components/tagging/workers/beat/replicas",
     ),
     "probe on an unknown port": (
         {"components": {"profile": {"probes": {"port": "grpcs"}}}},

@@ -7,7 +7,9 @@ Three named, weighted journeys, with realistic Chinese company and contact data:
   If-Match from the ETag; a 412 (the interaction itself bumped the version, or a colleague
   changed the record) is answered by reading again and retrying once; a second 412 is a real
   conflict with a colleague, counted as "patch stage (conflict, gave up)", not as a failure;
-- capture a lead (weight 1): create a customer with one to three contacts.
+- capture a lead (weight 1): create a customer with one to three contacts;
+- search and tag (weight 2): search by a name fragment, open a hit, put a campaign tag on it
+  (creating the tag once if it is missing) and read its tags back.
 
 Every request is named "<journey>: <step>", so the statistics read per journey.
 
@@ -42,6 +44,7 @@ from faker import Faker  # noqa: E402
 from services.profile.demo import OWNERS, customer_payload  # noqa: E402
 
 API = "/api/v1/customers"
+CAMPAIGN_TAGS = ("展会跟进", "新品推介", "年底回访")
 STAGES = ("lead", "intent", "proposal", "deal", "repeat", "loyal")
 SUMMARIES = (
     "电话回访，客户关注交期，约下周二再沟通",
@@ -197,3 +200,63 @@ class CrmUser(FastHttpUser):
                 r.failure(f"create: HTTP {r.status_code} {r.text[:200]}")
                 return
             KNOWN.add(r.json()["id"])
+
+    def _campaign_tag(self, journey: str) -> str | None:
+        """The id of a campaign tag, created on first use (another user may win the race: 409)."""
+        name = self.rng.choice(CAMPAIGN_TAGS)
+        with self.client.get(
+            "/api/v1/tags", params={"group": "活动"}, name=f"{journey}: list tags", catch_response=True
+        ) as r:
+            if r.status_code != 200:
+                r.failure(f"tags: HTTP {r.status_code} {r.text[:200]}")
+                return None
+            found = [t["id"] for t in r.json()["items"] if t["name"] == name]
+        if found:
+            return str(found[0])
+        with self.client.post(
+            "/api/v1/tags",
+            json={"name": name, "group": "活动"},
+            name=f"{journey}: create tag",
+            catch_response=True,
+        ) as r:
+            if r.status_code == 201:
+                return str(r.json()["id"])
+            if r.status_code != 409:
+                r.failure(f"create tag: HTTP {r.status_code} {r.text[:200]}")
+            else:
+                r.success()
+        return None
+
+    @task(2)
+    def search_and_tag(self) -> None:
+        """Search and tag: find customers by a name fragment, open one, tag it for a campaign."""
+        journey = "search and tag"
+        body = {"query": self.rng.choice(("有限", "科技", "公司", "集团")), "page_size": 10}
+        with self.client.post(
+            "/api/v1/search/customers", json=body, name=f"{journey}: search", catch_response=True
+        ) as r:
+            if r.status_code != 200:
+                r.failure(f"search: HTTP {r.status_code} {r.text[:200]}")
+                return
+            hits = [h["id"] for h in r.json()["items"]]
+        customer_id = self.rng.choice(hits) if hits else None
+        if customer_id is None or self._open(journey, customer_id) is None:
+            return
+        tag_id = self._campaign_tag(journey)
+        if tag_id is None:
+            return
+        with self.client.post(
+            f"{API}/{customer_id}/tags",
+            json={"tag_ids": [tag_id]},
+            name=f"{journey}: tag customer",
+            catch_response=True,
+        ) as r:
+            if r.status_code == 404:
+                # Created a moment ago: the tagging service has not read it from the feed yet.
+                r.success()
+                return
+            if r.status_code != 200:
+                r.failure(f"tag: HTTP {r.status_code} {r.text[:200]}")
+                return
+            if tag_id not in {t["tag_id"] for t in r.json()["tags"]}:
+                r.failure(f"tag {tag_id} missing from {customer_id}'s tags")

@@ -17,7 +17,7 @@ from scripts.stack import ROOT, Stack
 from services.profile.demo import customer_payload
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-JOURNEYS = ("browse and open", "sales follow-up", "capture a lead")
+JOURNEYS = ("browse and open", "sales follow-up", "capture a lead", "search and tag")
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,9 @@ async def readyz(request: Request) -> JSONResponse:
         "profile": await request.app.state.profile.ready(),
         "search": await request.app.state.search.ready(),
         "auth": await request.app.state.auth.ready(),
+        "tagging": await request.app.state.tagging.ready(),
     }
-    # Without search the archive still works: the gateway stays in rotation, degraded.
+    # Without search or tagging the archive still works: the gateway stays in rotation, degraded.
     ok = checks["profile"] and checks["auth"]
     status = "unavailable" if not ok else "ok" if all(checks.values()) else "degraded"
     return JSONResponse(

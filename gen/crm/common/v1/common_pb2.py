@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63rm/common/v1/common.proto\x12\rcrm.common.v1\x1a\x1cgoogle/protobuf/struct.proto\"r\n\x0b\x46ieldChange\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12)\n\told_value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12)\n\tnew_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"#\n\x08PageInfo\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t\"\xc1\x01\n\tCondition\x12+\n\x03\x61ll\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.ConditionListH\x00\x12+\n\x03\x61ny\x18\x02 \x01(\x0b\x32\x1c.crm.common.v1.ConditionListH\x00\x12\'\n\x03not\x18\x03 \x01(\x0b\x32\x18.crm.common.v1.ConditionH\x00\x12)\n\x05\x66ield\x18\x04 \x01(\x0b\x32\x18.crm.common.v1.FieldTestH\x00\x42\x06\n\x04kind\"=\n\rConditionList\x12,\n\nconditions\x18\x01 \x03(\x0b\x32\x18.crm.common.v1.Condition\"\xd7\x01\n\tFieldTest\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\'\n\x06\x61ny_of\x18\x02 \x01(\x0b\x32\x15.crm.common.v1.ValuesH\x00\x12\'\n\x06\x61ll_of\x18\x03 \x01(\x0b\x32\x15.crm.common.v1.ValuesH\x00\x12(\n\x07none_of\x18\x04 \x01(\x0b\x32\x15.crm.common.v1.ValuesH\x00\x12%\n\x05range\x18\x05 \x01(\x0b\x32\x14.crm.common.v1.RangeH\x00\x12\x10\n\x06\x65xists\x18\x06 \x01(\x08H\x00\x42\x06\n\x04test\"\x18\n\x06Values\x12\x0e\n\x06values\x18\x01 \x03(\t\"9\n\x05Range\x12\x0b\n\x03gte\x18\x01 \x01(\t\x12\n\n\x02gt\x18\x02 \x01(\t\x12\x0b\n\x03lte\x18\x03 \x01(\t\x12\n\n\x02lt\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63rm/common/v1/common.proto\x12\rcrm.common.v1\x1a\x1cgoogle/protobuf/struct.proto\"r\n\x0b\x46ieldChange\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12)\n\told_value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12)\n\tnew_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\"4\n\x0bPageRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"#\n\x08PageInfo\x12\x17\n\x0fnext_page_token\x18\x01 \x01(\t\"\xf2\x01\n\tCondition\x12+\n\x03\x61ll\x18\x01 \x01(\x0b\x32\x1c.crm.common.v1.ConditionListH\x00\x12+\n\x03\x61ny\x18\x02 \x01(\x0b\x32\x1c.crm.common.v1.ConditionListH\x00\x12\'\n\x03not\x18\x03 \x01(\x0b\x32\x18.crm.common.v1.ConditionH\x00\x12)\n\x05\x66ield\x18\x04 \x01(\x0b\x32\x18.crm.common.v1.FieldTestH\x00\x12/\n\x08\x62\x65havior\x18\x05 \x01(\x0b\x32\x1b.crm.common.v1.BehaviorTestH\x00\x42\x06\n\x04kind\"=\n\rConditionList\x12,\n\nconditions\x18\x01 \x03(\x0b\x32\x18.crm.common.v1.Condition\"\xd7\x01\n\tFieldTest\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\'\n\x06\x61ny_of\x18\x02 \x01(\x0b\x32\x15.crm.common.v1.ValuesH\x00\x12\'\n\x06\x61ll_of\x18\x03 \x01(\x0b\x32\x15.crm.common.v1.ValuesH\x00\x12(\n\x07none_of\x18\x04 \x01(\x0b\x32\x15.crm.common.v1.ValuesH\x00\x12%\n\x05range\x18\x05 \x01(\x0b\x32\x14.crm.common.v1.RangeH\x00\x12\x10\n\x06\x65xists\x18\x06 \x01(\x08H\x00\x42\x06\n\x04test\"\x18\n\x06Values\x12\x0e\n\x06values\x18\x01 \x03(\t\"9\n\x05Range\x12\x0b\n\x03gte\x18\x01 \x01(\t\x12\n\n\x02gt\x18\x02 \x01(\t\x12\x0b\n\x03lte\x18\x03 \x01(\t\x12\n\n\x02lt\x18\x04 \x01(\t\"\xaf\x01\n\x0c\x42\x65haviorTest\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x12\x0f\n\x07measure\x18\x03 \x01(\t\x12\x10\n\x08\x63hannels\x18\x04 \x03(\t\x12\r\n\x05types\x18\x05 \x03(\t\x12\x10\n\x08products\x18\x06 \x03(\t\x12\x18\n\x10summary_contains\x18\x07 \x01(\t\x12#\n\x05range\x18\x08 \x01(\x0b\x32\x14.crm.common.v1.Rangeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,13 +39,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAGEINFO']._serialized_start=245
   _globals['_PAGEINFO']._serialized_end=280
   _globals['_CONDITION']._serialized_start=283
-  _globals['_CONDITION']._serialized_end=476
-  _globals['_CONDITIONLIST']._serialized_start=478
-  _globals['_CONDITIONLIST']._serialized_end=539
-  _globals['_FIELDTEST']._serialized_start=542
-  _globals['_FIELDTEST']._serialized_end=757
-  _globals['_VALUES']._serialized_start=759
-  _globals['_VALUES']._serialized_end=783
-  _globals['_RANGE']._serialized_start=785
-  _globals['_RANGE']._serialized_end=842
+  _globals['_CONDITION']._serialized_end=525
+  _globals['_CONDITIONLIST']._serialized_start=527
+  _globals['_CONDITIONLIST']._serialized_end=588
+  _globals['_FIELDTEST']._serialized_start=591
+  _globals['_FIELDTEST']._serialized_end=806
+  _globals['_VALUES']._serialized_start=808
+  _globals['_VALUES']._serialized_end=832
+  _globals['_RANGE']._serialized_start=834
+  _globals['_RANGE']._serialized_end=891
+  _globals['_BEHAVIORTEST']._serialized_start=894
+  _globals['_BEHAVIORTEST']._serialized_end=1069
 # @@protoc_insertion_point(module_scope)

@@ -32,15 +32,17 @@ class PageInfo(_message.Message):
     def __init__(self, next_page_token: _Optional[str] = ...) -> None: ...
 
 class Condition(_message.Message):
-    __slots__ = ("all", "any", "field")
+    __slots__ = ("all", "any", "field", "behavior")
     ALL_FIELD_NUMBER: _ClassVar[int]
     ANY_FIELD_NUMBER: _ClassVar[int]
     NOT_FIELD_NUMBER: _ClassVar[int]
     FIELD_FIELD_NUMBER: _ClassVar[int]
+    BEHAVIOR_FIELD_NUMBER: _ClassVar[int]
     all: ConditionList
     any: ConditionList
     field: FieldTest
-    def __init__(self, all: _Optional[_Union[ConditionList, _Mapping]] = ..., any: _Optional[_Union[ConditionList, _Mapping]] = ..., field: _Optional[_Union[FieldTest, _Mapping]] = ..., **kwargs) -> None: ...
+    behavior: BehaviorTest
+    def __init__(self, all: _Optional[_Union[ConditionList, _Mapping]] = ..., any: _Optional[_Union[ConditionList, _Mapping]] = ..., field: _Optional[_Union[FieldTest, _Mapping]] = ..., behavior: _Optional[_Union[BehaviorTest, _Mapping]] = ..., **kwargs) -> None: ...
 
 class ConditionList(_message.Message):
     __slots__ = ("conditions",)
@@ -81,3 +83,23 @@ class Range(_message.Message):
     lte: str
     lt: str
     def __init__(self, gte: _Optional[str] = ..., gt: _Optional[str] = ..., lte: _Optional[str] = ..., lt: _Optional[str] = ...) -> None: ...
+
+class BehaviorTest(_message.Message):
+    __slots__ = ("source", "days", "measure", "channels", "types", "products", "summary_contains", "range")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_CONTAINS_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    days: int
+    measure: str
+    channels: _containers.RepeatedScalarFieldContainer[str]
+    types: _containers.RepeatedScalarFieldContainer[str]
+    products: _containers.RepeatedScalarFieldContainer[str]
+    summary_contains: str
+    range: Range
+    def __init__(self, source: _Optional[str] = ..., days: _Optional[int] = ..., measure: _Optional[str] = ..., channels: _Optional[_Iterable[str]] = ..., types: _Optional[_Iterable[str]] = ..., products: _Optional[_Iterable[str]] = ..., summary_contains: _Optional[str] = ..., range: _Optional[_Union[Range, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,272 @@
+"""Request and response bodies of tags, tag rules and segments (documented in the OpenAPI)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.gateway.schemas import RangeIn
+
+CustomerIdStr = Annotated[str, Field(pattern=r"^C\d{11,16}$", examples=["C20240501001"])]
+TagId = Annotated[str, Field(min_length=1, max_length=36)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class BehaviorIn(_Body):
+    """An aggregate of recent behaviour: e.g. 3+ web interactions mentioning 产品X in 30 days."""
+
+    source: Literal["interactions", "orders"]
+    days: Annotated[int, Field(ge=0, le=3650, description="Last N days; 0 = all time")] = 0
+    measure: Literal["count", "amount"] = "count"
+    channels: Annotated[list[str], Field(max_length=50)] = []
+    types: Annotated[list[str], Field(max_length=50)] = []
+    products: Annotated[list[str], Field(max_length=50)] = []
+    summary_contains: Annotated[str, Field(max_length=100)] = ""
+    range: RangeIn
+
+
+class SegmentConditionIn(_Body):
+    """One node of a condition tree: exactly one of all / any / not / behavior, or a field test
+    (the search condition language plus behaviour aggregates)."""
+
+    all: Annotated[list["SegmentConditionIn"] | None, Field(max_length=50)] = None
+    any: Annotated[list["SegmentConditionIn"] | None, Field(max_length=50)] = None
+    not_: Annotated["SegmentConditionIn | None", Field(alias="not")] = None
+    behavior: BehaviorIn | None = None
+    field: Annotated[str | None, Field(max_length=40, examples=["tier"])] = None
+    any_of: Annotated[list[str] | None, Field(max_length=500)] = None
+    all_of: Annotated[list[str] | None, Field(max_length=500)] = None
+    none_of: Annotated[list[str] | None, Field(max_length=500)] = None
+    range: RangeIn | None = None
+    exists: bool | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TagCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=50, examples=["新产品潜在客户"])]
+    group: Annotated[str, Field(max_length=30, examples=["兴趣"])] = ""
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#13c2c2"])] = "#1677ff"
+    description: Annotated[str, Field(max_length=500)] = ""
+    system: Annotated[bool, Field(description="Only tag rules may assign a system tag")] = False
+
+
+class TagUpdate(_Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=50)] = None
+    group: Annotated[str | None, Field(max_length=30)] = None
+    color: Annotated[str | None, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = None
+    description: Annotated[str | None, Field(max_length=500)] = None
+    system: bool | None = None
+
+
+class TagRead(_Out):
+    id: str
+    name: str
+    group: str = ""
+    color: str = ""
+    description: str = ""
+    system: bool = False
+    customer_count: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: str = ""
+
+
+class TagList(_Out):
+    items: list[TagRead]
+
+
+class TagDeleted(_Out):
+    removed_assignments: int
+
+
+class TagMerge(_Body):
+    """Move every assignment of these tags onto this one, then delete them."""
+
+    source_tag_ids: Annotated[list[TagId], Field(min_length=1, max_length=50)]
+
+
+class TagMerged(_Out):
+    tag: TagRead
+    moved_assignments: int
+
+
+class CustomerTagsChange(_Body):
+    tag_ids: Annotated[list[TagId], Field(min_length=1, max_length=50)]
+
+
+class BulkTagChange(_Body):
+    """Assign or remove tags on many customers: a list of ids or a segment's members."""
+
+    action: Literal["assign", "remove"]
+    tag_ids: Annotated[list[TagId], Field(min_length=1, max_length=50)]
+    customer_ids: Annotated[list[CustomerIdStr] | None, Field(min_length=1, max_length=10_000)] = None
+    segment_id: Annotated[str | None, Field(min_length=1, max_length=36)] = None
+
+
+class BulkTagResult(_Out):
+    changed: int
+    customers: int
+
+
+class TagAssignmentRead(_Out):
+    tag_id: str
+    name: str
+    group: str = ""
+    color: str = ""
+    source: str = ""
+    assigned_by: str = ""
+    assigned_at: datetime | None = None
+
+
+class CustomerTagsRead(_Out):
+    customer_id: str
+    tags: list[TagAssignmentRead]
+
+
+class TagHistoryRead(_Out):
+    id: int
+    customer_id: str
+    tag_id: str
+    tag_name: str
+    action: Literal["assigned", "removed"]
+    actor: str
+    source: str
+    at: datetime
+
+
+class TagHistoryList(_Out):
+    items: list[TagHistoryRead]
+    next_page_token: str | None = None
+
+
+class TagRuleCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["A/B 类 90 天无互动"])]
+    tag_id: TagId
+    condition: SegmentConditionIn
+    enabled: bool = False
+    description: Annotated[str, Field(max_length=500)] = ""
+
+
+class TagRuleUpdate(_Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    tag_id: TagId | None = None
+    condition: SegmentConditionIn | None = None
+    enabled: bool | None = None
+    description: Annotated[str | None, Field(max_length=500)] = None
+
+
+class TagRuleRead(_Out):
+    id: str
+    name: str
+    tag_id: str
+    condition: dict[str, object]
+    enabled: bool
+    description: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_run_at: datetime | None = None
+    created_by: str = ""
+
+
+class TagRuleList(_Out):
+    items: list[TagRuleRead]
+
+
+class TagRuleDryRun(_Body):
+    """An unsaved rule to try."""
+
+    tag_id: TagId
+    condition: SegmentConditionIn
+
+
+class TagRuleDryRunResult(_Out):
+    matching: int
+    would_assign: int
+    would_remove: int
+    sample_customer_ids: list[str]
+
+
+class SegmentCreate(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["A 类高额但 3 个月无互动"])]
+    description: Annotated[str, Field(max_length=500)] = ""
+    kind: Literal["dynamic", "static"] = "dynamic"
+    condition: SegmentConditionIn | None = None
+    customer_ids: Annotated[list[CustomerIdStr], Field(max_length=10_000)] = []
+
+
+class SegmentUpdate(_Body):
+    name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    description: Annotated[str | None, Field(max_length=500)] = None
+    condition: SegmentConditionIn | None = None
+    customer_ids: Annotated[list[CustomerIdStr] | None, Field(max_length=10_000)] = None
+
+
+class SegmentRead(_Out):
+    id: str
+    name: str
+    description: str = ""
+    kind: str
+    condition: dict[str, object] | None = None
+    member_count: int = Field(0, description="Members within your scope")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    refreshed_at: datetime | None = None
+    created_by: str = ""
+
+
+class SegmentList(_Out):
+    items: list[SegmentRead]
+    next_page_token: str | None = None
+
+
+class SegmentPreview(_Body):
+    condition: SegmentConditionIn
+    sample_size: Annotated[int, Field(ge=0, le=50)] = 10
+
+
+class SegmentMemberRead(_Out):
+    customer_id: str
+    name: str
+    tier: str = ""
+    industry_code: str = ""
+    region_code: str = ""
+    status: str = ""
+    stage: str = ""
+    owner_id: str = ""
+    deal_amount_12m: str | None = Field(None, description="Absent when your role hides financial data")
+    last_order_at: datetime | None = None
+    last_follow_up_at: datetime | None = None
+    member_since: datetime | None = None
+    tags: list[str] = []
+
+
+class SegmentPreviewResult(_Out):
+    count: int
+    sample: list[SegmentMemberRead]
+
+
+class SegmentMemberList(_Out):
+    items: list[SegmentMemberRead]
+    total: int
+    next_page_token: str | None = None
+
+
+class SegmentEventRead(_Out):
+    position: int
+    segment_id: str
+    customer_id: str
+    kind: Literal["entered", "left"]
+    at: datetime
+
+
+class SegmentEventList(_Out):
+    items: list[SegmentEventRead]
+    head_position: int
