@@ -834,6 +834,10 @@ class PrivacyExport(_Out):
     archive: Annotated[
         dict[str, Any], Field(description="The profile archive: record, related records, consents, history")
     ]
+    tags: Annotated[
+        dict[str, Any] | None,
+        Field(description="Current tags and tag history (tagging service); null without tag:read"),
+    ] = None
     access_log: Annotated[
         list[dict[str, Any]] | None,
         Field(description="Who read or changed the record (audit events); null without audit:read"),

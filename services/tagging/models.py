@@ -44,6 +44,8 @@ class Customer(TaggingBase):
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Purposes the person consents to, as ",marketing,analytics," (matched with LIKE on any database).
+    consents: Mapped[str] = mapped_column(String(200), default=",", server_default=",")
     # Feed position of the snapshot stored here; older snapshots are ignored.
     feed_position: Mapped[int] = mapped_column(BigInteger, default=0)
 

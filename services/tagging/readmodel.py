@@ -87,6 +87,7 @@ def _fields(snapshot: dict[str, Any]) -> dict[str, Any]:
         "last_order_at": _time(snapshot.get("last_order_at")),
         "created_at": _time(snapshot.get("created_at")),
         "updated_at": _time(snapshot.get("updated_at")),
+        "consents": ",".join(["", *sorted(snapshot.get("consented_purposes") or []), ""]),
     }
 
 

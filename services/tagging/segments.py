@@ -282,6 +282,12 @@ def member_ids(session: Session, *, caller: Caller, segment_id: str) -> list[str
     )
 
 
+# Purposes of processing that need the person's consent (the profile service records consents).
+CONSENT_PURPOSES = ("marketing", "analytics", "profiling", "third_party_sharing", "cross_border_transfer")
+# What an export may be for: serving existing customers needs no consent; the rest do.
+EXPORT_PURPOSES = ("customer_service", *CONSENT_PURPOSES)
+
+
 def _encode(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
@@ -294,10 +300,24 @@ def _decode(token: str) -> str:
 
 
 def members(
-    *, session: Session, caller: Caller, segment_id: str, size: int, token: str, export: bool
+    *,
+    session: Session,
+    caller: Caller,
+    segment_id: str,
+    size: int,
+    token: str,
+    export: bool,
+    purpose: str = "",
 ) -> tuple[list[tuple[Customer, datetime]], str, int]:
-    """One page of a segment's members within the caller's scope, the next token and the total."""
+    """One page of a segment's members within the caller's scope, the next token and the total.
+
+    An export states its purpose; one that needs consent leaves out those who did not give it.
+    """
     service.require(caller, "segment:export" if export else "segment:read")
+    if export and purpose not in EXPORT_PURPOSES:
+        raise _bad("purpose", f"state what the export is for: one of {', '.join(EXPORT_PURPOSES)}")
+    if not export and purpose:
+        raise _bad("purpose", "only exports state a purpose")
     limit = MAX_EXPORT_PAGE if export else MAX_PAGE
     if not 0 <= size <= limit:
         raise _bad("page.page_size", f"between 1 and {limit}")
@@ -308,6 +328,8 @@ def members(
         .join(Membership, Membership.customer_id == Customer.id)
         .where(Membership.segment_id == segment_id, conditions.scope(caller))
     )
+    if purpose in CONSENT_PURPOSES:
+        base = base.where(Customer.consents.contains(f",{purpose},", autoescape=True))
     total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     stmt = base.order_by(Customer.id).limit(size + 1)
     if token:

@@ -474,14 +474,16 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                 size=request.page.page_size,
                 token=request.page.page_token,
                 export=request.export,
+                purpose=request.purpose,
             )
             names = service.tag_names(session, [c.id for c, _ in rows])
             listed = [member(c, caller, since, names[c.id]) for c, since in rows]
         action = "segment.export" if request.export else "segment.members.read"
         hidden = sorted(_hidden(caller) & {"financial", "purchase"})
-        self._record(
-            action, f"segment:{request.segment_id}", details={"count": len(listed), "hidden": hidden}
-        )
+        details: dict[str, Any] = {"count": len(listed), "hidden": hidden}
+        if request.export:
+            details["purpose"] = request.purpose
+        self._record(action, f"segment:{request.segment_id}", details=details)
         return pb.ListSegmentMembersResponse(members=listed, page={"next_page_token": token}, total=total)
 
     def ReadSegmentEvents(

@@ -117,6 +117,10 @@ def test_export_holds_everything_about_the_person(api: httpx.Client) -> None:
     api.post(
         f"{base}/consents", json={"purpose": "analytics", "channel": "paper", "evidence": "signed page 2"}
     )
+    tag = api.post("/api/v1/tags", json={"name": "隐私导出测试"})
+    assert tag.status_code == 201, tag.text
+    assert eventually(lambda: api.get(f"{base}/tags").status_code == 200)  # tagging has the customer
+    assert api.post(f"{base}/tags", json={"tag_ids": [tag.json()["id"]]}).status_code == 200
     assert api.post(f"{base}/privacy/export", headers=SALES).status_code == 403
     reply = api.post(f"{base}/privacy/export")
     assert reply.status_code == 200, reply.text
@@ -133,6 +137,8 @@ def test_export_holds_everything_about_the_person(api: httpx.Client) -> None:
     assert {"customer.create", "consent.give", "privacy.export"} <= {
         e["action"] for e in export["access_log"]
     }
+    assert [t["name"] for t in export["tags"]["current"]] == ["隐私导出测试"]
+    assert [h["action"] for h in export["tags"]["history"]] == ["assigned"]
 
 
 def test_erasure_reaches_every_service_and_shreds_the_key(stack: Stack, api: httpx.Client) -> None:
@@ -143,6 +149,9 @@ def test_erasure_reaches_every_service_and_shreds_the_key(stack: Stack, api: htt
         json={"channel": "visit", "occurred_at": "2024-05-10T15:00:00+08:00", "summary": "拜访"},
     )
     assert eventually(lambda: customer["id"] in search_ids(api, PHONE[-4:]))
+    tag = api.post("/api/v1/tags", json={"name": "待删除客户"}).json()
+    assert eventually(lambda: api.get(f"{base}/tags").status_code == 200)
+    assert api.post(f"{base}/tags", json={"tag_ids": [tag["id"]]}).status_code == 200
     before = archive_dump(stack)  # a backup taken before the erasure
     assert (
         api.post(f"{base}/privacy/erase", json={"reason": "PIPL 2024-117"}, headers=SALES).status_code == 403
@@ -159,6 +168,9 @@ def test_erasure_reaches_every_service_and_shreds_the_key(stack: Stack, api: htt
         lambda: customer["id"] not in search_ids(api, PHONE[-4:]) + search_ids(api, "欧阳敏诊所")
     )
     assert api.post(f"{base}/privacy/erase").status_code == 404
+    # Tagging forgets the customer too, tag history included.
+    assert eventually(lambda: api.get(f"{base}/tags").status_code == 404)
+    assert api.get(f"{base}/tags/history").status_code == 404
 
     events = api.get(
         "/api/v1/audit/events", params={"action": "privacy.erase", "target": f"customer:{customer['id']}"}

@@ -226,14 +226,22 @@ def test_segments_preview_members_events_export_and_scope(api: httpx.Client) -> 
 
     assert [e["kind"] for e in eventually(left)] == ["left"]
     # Export: CSV, financial column left out for a role that may not see it.
-    full = api.get(f"/api/v1/segments/{segment['id']}/members/export", headers=ADMIN)
+    export = f"/api/v1/segments/{segment['id']}/members/export"
+    assert api.get(export, headers=ADMIN).status_code == 422  # an export states its purpose
+    full = api.get(export, params={"purpose": "customer_service"}, headers=ADMIN)
     assert full.status_code == 200 and full.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(full.text.lstrip("\ufeff"))))
     assert mine in {r["customer_id"] for r in rows} and "deal_amount_12m" in rows[0]
-    limited = api.get(f"/api/v1/segments/{segment['id']}/members/export", headers=MARKETER)
+    limited = api.get(export, params={"purpose": "customer_service"}, headers=MARKETER)
     assert limited.status_code == 200
     assert "deal_amount_12m" not in limited.text.splitlines()[0]
-    assert api.get(f"/api/v1/segments/{segment['id']}/members/export", headers=REP).status_code == 403
+    assert api.get(export, params={"purpose": "customer_service"}, headers=REP).status_code == 403
+    # A marketing export leaves out members without a marketing consent, until they give one.
+    assert mine not in export_ids(api, export, "marketing")
+    consent = {"purpose": "marketing", "channel": "web_form", "evidence": "form 7781"}
+    ok(api.post(f"/api/v1/customers/{mine}/consents", json=consent, headers=ADMIN), 201)
+    assert eventually(lambda: mine in export_ids(api, export, "marketing"))
+    assert mine not in export_ids(api, export, "analytics")
     # Bulk tagging by segment reaches only members within the caller's scope.
     tag = ok(api.post("/api/v1/tags", json={"name": "浙江跟进"}, headers=ADMIN), 201)
     bulk = ok(
@@ -334,3 +342,9 @@ def test_tags_survive_a_search_rebuild_and_a_tagging_outage(running: Stack, api:
         return [h["id"] for h in found["items"]] == [customer]
 
     assert eventually(renamed_and_tagged, 15)
+
+
+def export_ids(api: httpx.Client, url: str, purpose: str) -> set[str]:
+    reply = api.get(url, params={"purpose": purpose}, headers=ADMIN)
+    assert reply.status_code == 200, reply.text
+    return {r["customer_id"] for r in csv.DictReader(io.StringIO(reply.text.lstrip("\ufeff")))}

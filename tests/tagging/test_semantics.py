@@ -2,12 +2,12 @@
 (tests/tagging/conftest.py), on SQLite and PostgreSQL."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.common.db import Database
 from services.common.errors import InvalidArgument, PermissionDenied
 from services.tagging import readmodel, rules, segments, service
-from services.tagging.models import Membership
+from services.tagging.models import Customer, Membership
 from tests.tagging.conds import all_, any_, behavior, field, not_
 from tests.tagging.conftest import ADMIN, DATASET, MARKETER, REP, feed, interaction, load_dataset, snapshot
 
@@ -191,6 +191,39 @@ def test_previews_and_members_stay_within_the_callers_scope(data: Database) -> N
         )
     assert total == 2 and {c.id for c, _ in rows} == {"C1", "C3"}
     assert all_total == 4 and len(all_rows) == 2
+    # Exports state their purpose; one that needs consent keeps only those who gave it.
+    with data.session_scope() as session:
+        session.execute(update(Customer).where(Customer.id == "C3").values(consents=",analytics,marketing,"))
+    with data.session_scope(readonly=True) as session:
+
+        def export(purpose: str) -> set[str]:
+            found, _, _ = segments.members(
+                session=session,
+                caller=ADMIN,
+                segment_id=seg.id,
+                size=10,
+                token="",
+                export=True,
+                purpose=purpose,
+            )
+            return {c.id for c, _ in found}
+
+        assert export("marketing") == export("analytics") == {"C3"}
+        assert export("profiling") == set()
+        assert len(export("customer_service")) == 4
+        for bad in ("", "spam"):
+            with pytest.raises(InvalidArgument):
+                export(bad)
+        with pytest.raises(InvalidArgument):
+            segments.members(
+                session=session,
+                caller=ADMIN,
+                segment_id=seg.id,
+                size=10,
+                token="",
+                export=False,
+                purpose="marketing",
+            )
 
 
 def test_hidden_field_groups_cannot_be_filtered_on(data: Database) -> None:

@@ -12,11 +12,12 @@ from google.protobuf import json_format
 from crm.auth.v1 import auth_pb2
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
+from crm.tagging.v1 import tagging_pb2 as tg
 from services.common.identity import Caller
 from services.gateway import schemas
-from services.gateway.clients import AuthClient, ProfileClient
+from services.gateway.clients import AuthClient, ProfileClient, TaggingClient
 from services.gateway.convert import from_body, to_json
-from services.gateway.deps import auth, metadata, profile
+from services.gateway.deps import auth, metadata, profile, tagging
 from services.gateway.permissions import require
 from services.gateway.routes.customers import CustomerId
 
@@ -108,19 +109,41 @@ async def export_personal_data(
     caller: Caller = Depends(require("privacy:export")),
     client: ProfileClient = Depends(profile),
     auth_client: AuthClient = Depends(auth),
+    tagging_client: TaggingClient = Depends(tagging),
 ) -> schemas.PrivacyExport:
     """A complete, machine-readable copy of everything held about the person (access, portability)."""
     md = metadata(request, caller)
     reply = await client.export_personal_data(md, pb.ExportPersonalDataRequest(customer_id=customer_id))
     archive = json_format.MessageToDict(reply.data, preserving_proto_field_name=True)
     access_log = await _access_log(auth_client, md, customer_id) if caller.can("audit:read") else None
+    tags = await _tags(tagging_client, md, customer_id) if caller.can("tag:read") else None
     return schemas.PrivacyExport(
         format=archive.get("format", "crm.privacy-export/v1"),
         exported_at=datetime.now(UTC),
         customer_id=customer_id,
         archive=archive,
+        tags=tags,
         access_log=access_log,
     )
+
+
+async def _tags(client: TaggingClient, md: Any, customer_id: str) -> dict[str, Any]:
+    current = await client.list_customer_tags(md, tg.ListCustomerTagsRequest(customer_ids=[customer_id]))
+    history: list[dict[str, Any]] = []
+    token = ""
+    for _ in range(_ACCESS_LOG_PAGES):
+        reply = await client.list_tag_history(
+            md,
+            tg.ListTagHistoryRequest(
+                customer_id=customer_id, page=common_pb2.PageRequest(page_size=200, page_token=token)
+            ),
+        )
+        history += [to_json(e) for e in reply.entries]
+        token = reply.page.next_page_token
+        if not token:
+            break
+    tagged = [to_json(c) for c in current.customers]
+    return {"current": tagged[0].get("tags", []) if tagged else [], "history": history}
 
 
 async def _access_log(client: AuthClient, md: Any, customer_id: str) -> list[dict[str, Any]]:
@@ -170,5 +193,9 @@ async def erase_personal_data(
         customer_id=reply.customer_id,
         removed=dict(reply.removed),
         key_destroyed=reply.key_destroyed,
-        services={"profile": "erased", "search": "removed from the index by its change-feed follower"},
+        services={
+            "profile": "erased",
+            "search": "removed from the index by its change-feed follower",
+            "tagging": "tags, tag history and segment memberships removed by its change-feed follower",
+        },
     )

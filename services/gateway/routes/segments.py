@@ -2,7 +2,7 @@
 
 import csv
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from google.protobuf import field_mask_pb2
@@ -211,10 +211,25 @@ async def list_members(
 async def export_members(
     segment_id: SegmentId,
     request: Request,
+    purpose: Annotated[
+        Literal[
+            "customer_service",
+            "marketing",
+            "analytics",
+            "profiling",
+            "third_party_sharing",
+            "cross_border_transfer",
+        ],
+        Query(
+            description="What the export is for. customer_service (serving existing customers) needs no "
+            "consent; for any other purpose, members without that consent are left out."
+        ),
+    ],
     caller: Caller = Depends(require("segment:export")),
     client: TaggingClient = Depends(tagging),
 ) -> Response:
-    """Every member within your scope as CSV; columns of field groups your role hides are left out."""
+    """Every member within your scope as CSV; columns of field groups your role hides are left out,
+    and so are people who have not consented to the export's purpose."""
     md = metadata(request, caller)
     hidden = {*caller.hidden_fields, *(g for g in caller.masked_fields if g != "contact")}
     columns = [name for name, group in EXPORT_COLUMNS if group not in hidden]
@@ -224,7 +239,10 @@ async def export_members(
     token = ""
     while True:
         req = pb.ListSegmentMembersRequest(
-            segment_id=segment_id, export=True, page=common_pb2.PageRequest(page_size=5000, page_token=token)
+            segment_id=segment_id,
+            export=True,
+            purpose=purpose,
+            page=common_pb2.PageRequest(page_size=5000, page_token=token),
         )
         reply = await client.list_segment_members(md, req)
         for m in reply.members:

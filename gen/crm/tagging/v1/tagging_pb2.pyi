@@ -470,14 +470,16 @@ class DeleteSegmentResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListSegmentMembersRequest(_message.Message):
-    __slots__ = ("segment_id", "page", "export")
+    __slots__ = ("segment_id", "page", "export", "purpose")
     SEGMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_FIELD_NUMBER: _ClassVar[int]
     EXPORT_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     segment_id: str
     page: _common_pb2.PageRequest
     export: bool
-    def __init__(self, segment_id: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., export: _Optional[bool] = ...) -> None: ...
+    purpose: str
+    def __init__(self, segment_id: _Optional[str] = ..., page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., export: _Optional[bool] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class ListSegmentMembersResponse(_message.Message):
     __slots__ = ("members", "page", "total")
