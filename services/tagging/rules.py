@@ -14,7 +14,7 @@ from services.common.errors import FieldViolation, InvalidArgument, NotFound
 from services.common.identity import Caller
 from services.tagging import conditions
 from services.tagging.models import Assignment, Customer, Rule, Tag
-from services.tagging.service import apply_assignments, get_tag, now, require
+from services.tagging.service import apply_assignments, get_tag, now, require, text_problems
 
 RULE_FIELDS = ("name", "tag_id", "condition", "enabled", "description")
 
@@ -38,6 +38,7 @@ def _clean_rule(
         values["description"] = str(values["description"] or "")
         if len(values["description"]) > 500:
             violations.append(FieldViolation("rule.description", "at most 500 characters"))
+    violations += text_problems({k: values[k] for k in ("name", "description") if k in values}, "rule")
     if "enabled" in values:
         values["enabled"] = bool(values["enabled"])
     if violations:

@@ -150,6 +150,7 @@ def _clean(
         values["description"] = str(data.get("description") or "")
         if len(values["description"]) > 500:
             violations.append(FieldViolation("segment.description", "at most 500 characters"))
+    violations += service.text_problems(values, "segment")
     if violations:
         raise InvalidArgument("invalid segment", violations)
     if "condition" in paths:

@@ -148,6 +148,17 @@ def read_feed(session: Session, *, after_position: int, limit: int) -> tuple[lis
 # -- tags -------------------------------------------------------------------------------------
 
 
+def text_problems(values: dict[str, Any], prefix: str) -> list[FieldViolation]:
+    """Violations for text values holding control characters (NUL and the like): such names
+    cannot be stored everywhere (PostgreSQL refuses NUL), logged or audited faithfully."""
+    return [
+        FieldViolation(f"{prefix}.{key}", "must not contain control characters")
+        for key, value in values.items()
+        if isinstance(value, str)
+        and any(ord(ch) < 32 and ch not in "\t\n\r" or ord(ch) == 127 for ch in value)
+    ]
+
+
 def _clean_tag(data: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     violations = []
     values: dict[str, Any] = {}
@@ -162,6 +173,9 @@ def _clean_tag(data: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
         violations.append(FieldViolation("tag.group", "at most 30 characters"))
     if "description" in values and len(values["description"]) > 500:
         violations.append(FieldViolation("tag.description", "at most 500 characters"))
+    violations += text_problems(
+        {k: values[k] for k in ("name", "group", "description") if k in values}, "tag"
+    )
     if "color" in values:
         values["color"] = values["color"] or "#1677ff"
         if not COLOR.match(values["color"]):

@@ -348,3 +348,8 @@ def export_ids(api: httpx.Client, url: str, purpose: str) -> set[str]:
     reply = api.get(url, params={"purpose": purpose}, headers=ADMIN)
     assert reply.status_code == 200, reply.text
     return {r["customer_id"] for r in csv.DictReader(io.StringIO(reply.text.lstrip("\ufeff")))}
+
+
+def test_positions_past_int64_are_refused_cleanly(api: httpx.Client) -> None:
+    reply = api.get("/api/v1/segments/events", params={"after_position": 2**63}, headers=ADMIN)
+    assert reply.status_code == 422 and reply.headers["content-type"] == "application/problem+json"

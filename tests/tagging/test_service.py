@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.common.db import Database
-from services.common.errors import AlreadyExists, FailedPrecondition, NotFound
+from services.common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.tagging import segments, service
 from services.tagging.models import Membership, TagHistory
 from tests.tagging.conds import field
@@ -102,3 +102,9 @@ def test_a_customer_gone_from_the_archive_loses_tags_and_memberships(data: Datab
     assert members == {seg_id: {"C2"}, static_id: {"C3"}}
     assert ("C1", "left") in {(e.customer_id, e.kind) for e in events}
     assert history == (0 if action == "customer.erased" else 2)
+
+
+def test_names_with_control_characters_are_refused(data: Database) -> None:
+    with data.session_scope() as session, pytest.raises(InvalidArgument) as bad:
+        service.create_tag(session=session, caller=ADMIN, data={"name": "金\x00牌", "group": "价\x07值"})
+    assert {v.field for v in bad.value.violations} == {"tag.name", "tag.group"}

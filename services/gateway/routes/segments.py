@@ -114,7 +114,7 @@ async def create_segment(
 @router.get("/events", response_model=s.SegmentEventList, operation_id="readSegmentEvents")
 async def read_segment_events(
     request: Request,
-    after_position: Annotated[int, Query(ge=0, description="Events after this position")] = 0,
+    after_position: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events after this position")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     segment_id: Annotated[str, Query(max_length=36)] = "",
     caller: Caller = Depends(require("segment:read")),
