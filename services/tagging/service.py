@@ -364,6 +364,7 @@ def assign(
     require(caller, "tag:assign")
     tags = _tags_for_manual(session, tag_ids)
     ids = resolve(session, caller=caller, selection=selection)
+    lock_customers(session, ids)
     have = _existing(session, ids, [t.id for t in tags])
     changes = [(cid, tag, "assigned", "manual") for cid in ids for tag in tags if (cid, tag.id) not in have]
     apply_assignments(session, changes, actor=caller.id, at=now())
@@ -377,10 +378,25 @@ def remove(
     require(caller, "tag:assign")
     tags = _tags_for_manual(session, tag_ids)
     ids = resolve(session, caller=caller, selection=selection)
+    lock_customers(session, ids)
     have = _existing(session, ids, [t.id for t in tags])
     changes = [(cid, tag, "removed", "manual") for cid in ids for tag in tags if (cid, tag.id) in have]
     apply_assignments(session, changes, actor=caller.id, at=now())
     return len(changes), ids
+
+
+def lock_customers(session: Session, customer_ids: list[str]) -> None:
+    """Row-lock customers (in ID order, so two callers never deadlock) until the unit of work ends:
+    concurrent changes to the same customers' tags then see each other's result. SQLite
+    serializes writers anyway and ignores the lock."""
+    ordered = sorted(set(customer_ids))
+    for start in range(0, len(ordered), 900):
+        session.execute(
+            select(Customer.id)
+            .where(Customer.id.in_(ordered[start : start + 900]))
+            .order_by(Customer.id)
+            .with_for_update()
+        )
 
 
 def _existing(session: Session, customer_ids: list[str], tag_ids: list[str]) -> set[tuple[str, str]]:

@@ -1,6 +1,8 @@
 """Tag lifecycle on both databases: merge and rename keep assignments, deletion and erasure of a
 customer in the archive, static segments, system tags."""
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -108,3 +110,31 @@ def test_names_with_control_characters_are_refused(data: Database) -> None:
     with data.session_scope() as session, pytest.raises(InvalidArgument) as bad:
         service.create_tag(session=session, caller=ADMIN, data={"name": "金\x00牌", "group": "价\x07值"})
     assert {v.field for v in bad.value.violations} == {"tag.name", "tag.group"}
+
+
+def test_simultaneous_identical_assignments_both_succeed_once(data: Database) -> None:
+    with data.session_scope() as session:
+        tag_id = service.create_tag(session=session, caller=ADMIN, data={"name": "并发"}).id
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def assign() -> None:
+        try:
+            start.wait()
+            with data.session_scope() as session:
+                service.assign(
+                    session=session, caller=ADMIN, selection=service.Selection(("C1", "C2")), tag_ids=[tag_id]
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=assign) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not errors, errors
+    assert tags_of(data, "C1", "C2") == {"C1": ["并发"], "C2": ["并发"]}
+    with data.session_scope(readonly=True) as session:
+        history = session.scalars(select(TagHistory).where(TagHistory.tag_id == tag_id)).all()
+    assert sorted(h.customer_id for h in history) == ["C1", "C2"]
