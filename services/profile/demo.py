@@ -25,7 +25,7 @@ from stdnum.cn import ric
 
 from services.common.db import Database
 from services.common.identity import Caller
-from services.profile import codes, related, service
+from services.profile import codes, privacy, related, service
 from services.profile.models import Customer
 from services.profile.settings import ProfileSettings
 
@@ -884,7 +884,40 @@ def _seed_one(
         service.refresh_tier(session, customer, settings, now)
         if (customer.tier, customer.deal_amount_12m_fen) != old:
             service.touch(session, customer, CALLER, "customer.tier_refreshed", before, now, edit=False)
+    _seed_consents(session, rng, customer.id, created_at, now)
     return customer
+
+
+# Share of demo customers who consent to each purpose, and how consents come in.
+_CONSENT_SHARES = (("marketing", 0.45), ("analytics", 0.3))
+_CONSENT_EVIDENCE = {
+    "web_form": "网页表单 WF-{n:06d}",
+    "paper": "纸质同意书 P-{n:06d}",
+    "phone": "通话录音 REC-{n:06d}",
+    "app": "App 授权记录 APP-{n:06d}",
+}
+
+
+def _seed_consents(
+    session: Session, rng: random.Random, customer_id: str, created_at: datetime, now: datetime
+) -> None:
+    for purpose, share in _CONSENT_SHARES:
+        if rng.random() >= share:
+            continue
+        channel = rng.choice(sorted(_CONSENT_EVIDENCE))
+        given_at = created_at + (now - created_at) * rng.random() * 0.2
+        privacy.give_consent(
+            session=session,
+            caller=CALLER,
+            customer_id=customer_id,
+            data={
+                "purpose": purpose,
+                "channel": channel,
+                "given_at": given_at,
+                "evidence": _CONSENT_EVIDENCE[channel].format(n=rng.randrange(10**6)),
+            },
+            at=given_at,
+        )
 
 
 def joined_at(index: int, total: int, rng: random.Random, now: datetime) -> datetime:

@@ -14,7 +14,7 @@ from services.common.db import Database
 from services.common.keys import LocalKeyProvider
 from services.profile import demo, migrate, schemas, service
 from services.profile.keyring import Keyring, keystore_url, open_archive
-from services.profile.models import Contract, Customer, Order
+from services.profile.models import Consent, Contract, Customer, Order
 from services.profile.settings import ProfileSettings
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -103,6 +103,16 @@ def test_every_seeded_customer_is_valid_with_one_primary_contact(seeded: Databas
     created = sorted(datetime.fromisoformat(r["created_at"]) for r in rows)
     assert created[-1] <= NOW
     assert (created[-1] - created[0]).days > 365  # spread over the past two years
+
+
+def test_some_customers_consent_to_marketing_with_evidence(seeded: Database) -> None:
+    everyone = customers(seeded)
+    marketing = [c for c in everyone if "marketing" in c["consented_purposes"]]
+    assert 0.3 < len(marketing) / len(everyone) < 0.6
+    with seeded.session_scope(readonly=True) as session:
+        consents = session.scalars(select(Consent)).all()
+        assert all(c.evidence and c.given_at <= NOW for c in consents)
+        assert {c.customer_id for c in consents if c.purpose == "marketing"} == {c["id"] for c in marketing}
 
 
 def test_tiers_follow_the_orders(seeded: Database) -> None:
