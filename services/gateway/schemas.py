@@ -748,6 +748,8 @@ class SecretRotation(_Body):
 ConsentPurpose = Literal[
     "marketing", "analytics", "profiling", "third_party_sharing", "cross_border_transfer"
 ]
+# What a data export is for: serving existing customers needs no consent, the rest do.
+ExportPurpose = Literal["customer_service", ConsentPurpose]
 
 
 class ConsentCreate(_Body):

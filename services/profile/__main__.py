@@ -9,7 +9,7 @@ import sys
 from services.common import identity, metrics, telemetry
 from services.common import logging as crm_logging
 from services.common.db import Database
-from services.profile import demo, migrate, privacy, sealing, server, service, servicer
+from services.profile import demo, migrate, privacy, sealing, server, service
 from services.profile.keyring import Keyring, open_archive, open_keyring
 from services.profile.settings import ProfileSettings
 
@@ -85,7 +85,7 @@ def apply_retention(
 
     for customer_id in due:
         try:
-            servicer.erase(
+            privacy.erase_and_shred(
                 db,
                 keyring,
                 record,

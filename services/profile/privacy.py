@@ -6,6 +6,7 @@ follower drop the customer too) and then destroys the customer's data key, which
 copy of its ciphertext, in backups included, unreadable.
 """
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -13,9 +14,11 @@ from uuid import uuid4
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from services.common.db import Database
 from services.common.errors import FieldViolation, InvalidArgument, NotFound
 from services.common.identity import Caller
 from services.profile import journal, related, schemas, service
+from services.profile.keyring import Keyring
 from services.profile.models import (
     ERASED,
     Consent,
@@ -193,6 +196,32 @@ def erase(
         snapshot={},
     )
     return removed
+
+
+def erase_and_shred(
+    db: Database,
+    keyring: Keyring,
+    record: Callable[..., None],
+    *,
+    caller: Caller,
+    customer_id: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Erase a customer: its rows and the audit event in one unit of work, then its data key.
+
+    `record(action, target, details=...)` audits within that unit of work. Repeating the call
+    after an interruption between the two steps destroys the key; once both are done, NotFound.
+    """
+    if len(reason) > 500:
+        raise InvalidArgument("invalid erasure", [FieldViolation("reason", "at most 500 characters")])
+    with db.session_scope() as session:
+        erased = was_erased(session, customer_id)
+        if erased and keyring.is_destroyed(customer_id):
+            raise NotFound(f"customer {customer_id} not found")
+        removed = {} if erased else erase(session=session, caller=caller, customer_id=customer_id)
+        # The event names the customer and what happened, never the erased data.
+        record("privacy.erase", f"customer:{customer_id}", details={"reason": reason} if reason else None)
+    return {"removed": removed, "key_destroyed": keyring.destroy(customer_id)}
 
 
 def was_erased(session: Session, customer_id: str) -> bool:

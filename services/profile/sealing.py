@@ -36,7 +36,11 @@ class SealedRecord(Protocol):
 
 
 class Sealed:
-    """A personal attribute kept in its row's sealed envelope."""
+    """A personal attribute kept in its row's sealed envelope.
+
+    Assign a new value to change it (`contact.phones = [...]`): an in-place change of a list or
+    dict is not seen, and would not be sealed.
+    """
 
     def __init__(self, default: Callable[[], Any] = lambda: None) -> None:
         self.default = default

@@ -13,7 +13,7 @@ from crm.profile.v1 import profile_pb2_grpc
 from services.common import identity, telemetry
 from services.common.audit import AuditRecorder
 from services.common.db import Database
-from services.common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.profile import custom_fields, journal, privacy, related, service, visibility
 from services.profile.keyring import Keyring
 from services.profile.models import ERASED
@@ -421,7 +421,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     ) -> pb.ErasePersonalDataResponse:
         _require("privacy:erase")
         telemetry.set_attributes(customer_id=request.customer_id)
-        removed = erase(
+        removed = privacy.erase_and_shred(
             self._db,
             self._keyring,
             self._record,
@@ -430,25 +430,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             reason=request.reason,
         )
         return pb.ErasePersonalDataResponse(customer_id=request.customer_id, **removed)
-
-
-def erase(
-    db: Database, keyring: Keyring, record: Any, *, caller: identity.Caller, customer_id: str, reason: str
-) -> dict[str, Any]:
-    """Erase a customer: its rows, then its data key; repeating it finishes a broken run."""
-    if len(reason) > 500:
-        raise InvalidArgument("invalid erasure", [FieldViolation("reason", "at most 500 characters")])
-    details = {"reason": reason} if reason else None
-    with db.session_scope() as session:
-        if privacy.was_erased(session, customer_id) and keyring.is_destroyed(customer_id):
-            raise NotFound(f"customer {customer_id} not found")
-        removed: dict[str, int] = {}
-        if not privacy.was_erased(session, customer_id):
-            removed = privacy.erase(session=session, caller=caller, customer_id=customer_id)
-        # The event names the customer and what happened, never the erased data.
-        record("privacy.erase", f"customer:{customer_id}", details=details)
-    key_destroyed = keyring.destroy(customer_id)
-    return {"removed": removed, "key_destroyed": key_destroyed}
 
 
 def _require(permission: str) -> None:

@@ -15,7 +15,7 @@ from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied
 from services.common.identity import Caller
 from services.common.keys import DecryptionFailed
-from services.profile import journal, migrate, privacy, related, sealing, service, servicer, visibility
+from services.profile import journal, migrate, privacy, related, sealing, service, visibility
 from services.profile.keyring import KeyDestroyed, Keyring
 from services.profile.models import ERASED, Customer
 from tests.conftest import customer_data
@@ -256,7 +256,7 @@ def test_erasure_removes_everything_and_shreds_the_key(db: Database, keyring: Ke
             sa.text("SELECT sealed FROM contacts WHERE customer_id = :id"), {"id": customer.id}
         ).scalar()
     events: list[tuple[str, str, Any]] = []
-    result = servicer.erase(
+    result = privacy.erase_and_shred(
         db,
         keyring,
         lambda action, target, **kw: events.append((action, target, kw)),
@@ -284,7 +284,9 @@ def test_erasure_removes_everything_and_shreds_the_key(db: Database, keyring: Ke
         keyring.ensure(customer.id)
     assert backup is not None
     with pytest.raises(NotFound):
-        servicer.erase(db, keyring, lambda *a, **kw: None, caller=admin, customer_id=customer.id, reason="")
+        privacy.erase_and_shred(
+            db, keyring, lambda *a, **kw: None, caller=admin, customer_id=customer.id, reason=""
+        )
 
 
 def test_retention_finds_churned_customers_past_the_period(db: Database, admin: Caller) -> None:

@@ -28,8 +28,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": schemas.Problem, "description": "No such customer within your scope"},
     422: {"model": schemas.Problem, "description": "Invalid fields, listed in errors"},
 }
-# The access log in an export: at most this many pages of audit events.
-_ACCESS_LOG_PAGES = 20
+# The access log and tag history in an export: at most this many pages of each.
+_MAX_PAGES = 20
 
 
 def _consent(message: pb.Consent) -> schemas.ConsentRead:
@@ -131,7 +131,7 @@ async def _tags(client: TaggingClient, md: Any, customer_id: str) -> dict[str, A
     current = await client.list_customer_tags(md, tg.ListCustomerTagsRequest(customer_ids=[customer_id]))
     history: list[dict[str, Any]] = []
     token = ""
-    for _ in range(_ACCESS_LOG_PAGES):
+    for _ in range(_MAX_PAGES):
         reply = await client.list_tag_history(
             md,
             tg.ListTagHistoryRequest(
@@ -149,7 +149,7 @@ async def _tags(client: TaggingClient, md: Any, customer_id: str) -> dict[str, A
 async def _access_log(client: AuthClient, md: Any, customer_id: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     token = ""
-    for _ in range(_ACCESS_LOG_PAGES):
+    for _ in range(_MAX_PAGES):
         reply = await client.list_audit_events(
             md,
             auth_pb2.ListAuditEventsRequest(

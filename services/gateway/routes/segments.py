@@ -2,7 +2,7 @@
 
 import csv
 import io
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from google.protobuf import field_mask_pb2
@@ -212,14 +212,7 @@ async def export_members(
     segment_id: SegmentId,
     request: Request,
     purpose: Annotated[
-        Literal[
-            "customer_service",
-            "marketing",
-            "analytics",
-            "profiling",
-            "third_party_sharing",
-            "cross_border_transfer",
-        ],
+        schemas.ExportPurpose,
         Query(
             description="What the export is for. customer_service (serving existing customers) needs no "
             "consent; for any other purpose, members without that consent are left out."
