@@ -379,6 +379,7 @@ def new_customers(count: int, seed: int) -> list[dict[str, Any]]:
         body.pop("gender", None)
         body.pop("birthday", None)
         body.pop("loyalty_points", None)
+        body.pop("id_number", None)
     return bodies
 
 

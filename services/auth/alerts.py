@@ -64,38 +64,54 @@ def _new_location(session: Session, row: dict[str, Any]) -> bool:
     return seen_before and from_here is None
 
 
-def _raise(session: Session, rule: Rule, row: dict[str, Any], count: int) -> None:
-    existing = session.scalars(
-        select(SecurityAlert).where(
-            SecurityAlert.kind == rule.kind,
-            SecurityAlert.actor == row["actor"],
-            SecurityAlert.status == "open",
-            SecurityAlert.updated_at > row["at"] - rule.window,
-        )
-    ).first()
+def _raise(
+    session: Session,
+    rule: Rule,
+    row: dict[str, Any],
+    count: int,
+    raised: dict[tuple[str, str], SecurityAlert],
+) -> None:
+    """Open an alert, or add to the actor's open one; `raised` holds those touched in this batch."""
+    existing = (
+        raised.get((rule.kind, row["actor"]))
+        or session.scalars(
+            select(SecurityAlert).where(
+                SecurityAlert.kind == rule.kind,
+                SecurityAlert.actor == row["actor"],
+                SecurityAlert.status == "open",
+                SecurityAlert.updated_at > row["at"] - rule.window,
+            )
+        ).first()
+    )
     summary = rule.summary.format(count=count, source=row.get("source", ""))
     if existing is not None:
         existing.count, existing.last_seq = count, row["seq"]
         existing.updated_at, existing.summary = row["at"], summary
+        raised[rule.kind, row["actor"]] = existing
         return
-    session.add(
-        SecurityAlert(
-            id=str(uuid.uuid4()),
-            kind=rule.kind,
-            actor=row["actor"],
-            summary=summary,
-            first_seq=row["seq"],
-            last_seq=row["seq"],
-            count=count,
-            raised_at=row["at"],
-            updated_at=row["at"],
-            status="open",
-        )
+    raised[rule.kind, row["actor"]] = alert = SecurityAlert(
+        id=str(uuid.uuid4()),
+        kind=rule.kind,
+        actor=row["actor"],
+        summary=summary,
+        first_seq=row["seq"],
+        last_seq=row["seq"],
+        count=count,
+        raised_at=row["at"],
+        updated_at=row["at"],
+        status="open",
     )
+    session.add(alert)
 
 
 def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Check freshly recorded events (already flushed) against every rule."""
+    """Check freshly recorded events (already flushed) against every rule.
+
+    A batch often holds many events of one person from one address (a busy search session):
+    their address is checked once, and their alerts are looked up once.
+    """
+    raised: dict[tuple[str, str], SecurityAlert] = {}
+    located: set[tuple[str, str]] = set()
     for row in rows:
         action, outcome, actor, at = row["action"], row["outcome"], row["actor"], row["at"]
         if action == "auth.login" and outcome == "denied":
@@ -108,7 +124,7 @@ def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
                 AuditEvent.outcome == "denied",
             )
             if count >= FAILED_LOGINS.threshold:
-                _raise(session, FAILED_LOGINS, row, count)
+                _raise(session, FAILED_LOGINS, row, count, raised)
         elif outcome == "denied":
             count = _count(
                 session,
@@ -119,7 +135,7 @@ def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
                 AuditEvent.action != "auth.login",
             )
             if count >= REPEATED_DENIALS.threshold:
-                _raise(session, REPEATED_DENIALS, row, count)
+                _raise(session, REPEATED_DENIALS, row, count, raised)
         if action in READ_ACTIONS and outcome == "success":
             count = _count(
                 session,
@@ -130,13 +146,16 @@ def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
                 AuditEvent.outcome == "success",
             )
             if count >= MASS_VIEWING.threshold:
-                _raise(session, MASS_VIEWING, row, count)
+                _raise(session, MASS_VIEWING, row, count, raised)
         local_hour = at.astimezone(BUSINESS_TIMEZONE).hour
         outside = not WORKING_HOURS[0] <= local_hour < WORKING_HOURS[1]
         if outside and row["actor_kind"] == "user" and action.startswith("customer."):
-            _raise(session, OFF_HOURS, row, 1)
-        if row["actor_kind"] == "user" and row["source"] and _new_location(session, row):
-            _raise(session, NEW_LOCATION, row, 1)
+            _raise(session, OFF_HOURS, row, 1, raised)
+        if row["actor_kind"] == "user" and row["source"] and (actor, row["source"]) not in located:
+            # Later events from the same address in this batch have it as an earlier address.
+            located.add((actor, row["source"]))
+            if _new_location(session, row):
+                _raise(session, NEW_LOCATION, row, 1, raised)
 
 
 def list_alerts(*, session: Session, status: str, limit: int) -> list[SecurityAlert]:

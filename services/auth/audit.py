@@ -3,7 +3,8 @@
 Each event's hash covers its fields, its seq and the previous event's hash, so altering,
 removing or reordering a stored event breaks the chain at that event; `verify` finds the first
 break. Seqs come from one row-locked chain head, updated first in the recording transaction:
-recorders are serialised, seqs are gap-free and in commit order.
+recorders are serialised, seqs are gap-free and in commit order. Events recorded for other
+services go through `AuditWriter` (audit_writer.py), which commits many calls' events at once.
 """
 
 import base64
@@ -211,6 +212,19 @@ def _advance_head(session: Session, count: int) -> tuple[int, str]:
     return last - count, prev_hash
 
 
+def check(events: list[NewEvent]) -> None:
+    """InvalidArgument naming every problem, unless the events may be recorded as they are."""
+    problems: list[FieldViolation] = []
+    if not events:
+        problems.append(FieldViolation("events", "send at least one event"))
+    if len(events) > MAX_EVENTS_PER_CALL:
+        problems.append(FieldViolation("events", f"send at most {MAX_EVENTS_PER_CALL} events per call"))
+    for i, event in enumerate(events[:MAX_EVENTS_PER_CALL]):
+        problems += _event_problems(i, event)
+    if problems:
+        raise InvalidArgument("the audit events are invalid", problems)
+
+
 def record(
     *,
     session: Session,
@@ -223,43 +237,53 @@ def record(
     Takes a clock rather than a time: the time is read after the head lock is held, so times
     never go backwards along the chain.
     """
-    problems: list[FieldViolation] = []
-    if not events:
-        problems.append(FieldViolation("events", "send at least one event"))
-    if len(events) > MAX_EVENTS_PER_CALL:
-        problems.append(FieldViolation("events", f"send at most {MAX_EVENTS_PER_CALL} events per call"))
-    for i, event in enumerate(events[:MAX_EVENTS_PER_CALL]):
-        problems += _event_problems(i, event)
-    if problems:
-        raise InvalidArgument("the audit events are invalid", problems)
-    service = recorder_name(session=session, caller=recorder)
-    seq, prev_hash = _advance_head(session, len(events))
+    check(events)
+    return record_checked(session=session, calls=[(recorder, events)], clock=clock)[0]
+
+
+def record_checked(
+    *,
+    session: Session,
+    calls: list[tuple[Caller, list[NewEvent]]],
+    clock: Callable[[], datetime],
+) -> list[list[int]]:
+    """Append the already checked events of several calls, in order, under one lock of the head;
+    each call's seqs. All or none are recorded."""
+    names: dict[tuple[str, str], str] = {}
+    for recorder, _ in calls:
+        if (recorder.kind, recorder.id) not in names:
+            names[recorder.kind, recorder.id] = recorder_name(session=session, caller=recorder)
+    seq, prev_hash = _advance_head(session, sum(len(events) for _, events in calls))
     at = clock()
     rows = []
-    for event in events:
-        seq += 1
-        row: dict[str, Any] = {
-            "seq": seq,
-            "at": at,
-            "actor": event.actor,
-            "actor_kind": event.actor_kind,
-            "source": event.source,
-            "service": service,
-            "action": event.action,
-            "target": event.target,
-            "fields": list(event.fields),
-            "outcome": event.outcome,
-            "trace_id": event.trace_id,
-            "details": event.details,
-            "prev_hash": prev_hash,
-        }
-        row["hash"] = prev_hash = compute_hash(row)
-        rows.append(row)
+    seqs: list[list[int]] = []
+    for recorder, events in calls:
+        seqs.append([])
+        for event in events:
+            seq += 1
+            row: dict[str, Any] = {
+                "seq": seq,
+                "at": at,
+                "actor": event.actor,
+                "actor_kind": event.actor_kind,
+                "source": event.source,
+                "service": names[recorder.kind, recorder.id],
+                "action": event.action,
+                "target": event.target,
+                "fields": list(event.fields),
+                "outcome": event.outcome,
+                "trace_id": event.trace_id,
+                "details": event.details,
+                "prev_hash": prev_hash,
+            }
+            row["hash"] = prev_hash = compute_hash(row)
+            rows.append(row)
+            seqs[-1].append(seq)
     session.execute(insert(AuditEvent), rows)
     session.execute(update(AuditHead).where(AuditHead.name == HEAD).values(hash=prev_hash))
     session.flush()
     alerts.evaluate(session, rows)
-    return [row["seq"] for row in rows]
+    return seqs
 
 
 # --- reading -------------------------------------------------------------------------------

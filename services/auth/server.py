@@ -9,6 +9,7 @@ import grpc
 
 from crm.auth.v1 import auth_pb2, auth_pb2_grpc
 from services.auth import keys
+from services.auth.audit_writer import AuditWriter
 from services.auth.servicer import PUBLIC_METHODS, AuthServicer
 from services.auth.settings import AuthSettings
 from services.common import authn, grpc_server, identity
@@ -31,22 +32,30 @@ def authenticator(settings: AuthSettings, db: Database) -> Callable[[Any], ident
     return authn.authenticator(settings, TokenVerifier(own_jwks, issuer=settings.issuer))
 
 
-def create_server(settings: AuthSettings, db: Database) -> tuple[grpc.Server, int, grpc_server.Readiness]:
-    """The auth gRPC server, not yet started, and the port it is bound to."""
-    servicer = AuthServicer(db, settings)
-    return grpc_server.create_server(
+def create_server(
+    settings: AuthSettings, db: Database
+) -> tuple[grpc.Server, int, grpc_server.Readiness, AuditWriter]:
+    """The auth gRPC server, not yet started, the port it is bound to, and its audit writer."""
+    writer = AuditWriter(db, clock=lambda: datetime.now(UTC))
+    server, port, readiness = grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
-        register=lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),
+        register=lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
+            AuthServicer(db, settings, writer), server
+        ),
         service_names=[SERVICE_NAME],
         ready_check=db.ping,
         authenticate=authenticator(settings, db),
         public_methods=PUBLIC_METHODS,
     )
+    return server, port, readiness, writer
 
 
 def serve(settings: AuthSettings, db: Database) -> None:
     """Run the server until SIGTERM."""
-    server, port, readiness = create_server(settings, db)
+    server, port, readiness, writer = create_server(settings, db)
     log.info("auth service listening", extra={"port": port})
-    grpc_server.serve(server, readiness, settings)
+    try:
+        grpc_server.serve(server, readiness, settings)
+    finally:
+        writer.close()

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.auth.v1 import auth_pb2 as pb
 from crm.auth.v1 import auth_pb2_grpc
 from services.auth import alerts, audit, clients, keys, service
+from services.auth.audit_writer import AuditWriter
 from services.auth.models import ApiClient, AuditEvent, OrgUnit, Role, User
 from services.auth.settings import AuthSettings
 from services.common import identity, telemetry
@@ -206,10 +207,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     """The gRPC face of identities and tokens; one unit of work per call."""
 
     def __init__(
-        self, db: Database, settings: AuthSettings, clock: Callable[[], datetime] = _utc_now
+        self,
+        db: Database,
+        settings: AuthSettings,
+        writer: AuditWriter,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._db = db
         self._settings = settings
+        self._writer = writer
         self._clock = clock
 
     def _admin(self, session: Any, action: str = "", request: Any = None) -> identity.Caller:
@@ -532,9 +538,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         caller = identity.current()
         audit.require_writer(caller=caller, dev_identity=self._settings.dev_identity)
         events = [_new_event(i, e) for i, e in enumerate(request.events[: audit.MAX_EVENTS_PER_CALL + 1])]
-        with self._db.session_scope() as session:
-            seqs = audit.record(session=session, recorder=caller, events=events, clock=self._clock)
-        return pb.RecordAuditEventsResponse(seqs=seqs)
+        return pb.RecordAuditEventsResponse(seqs=self._writer.record(recorder=caller, events=events))
 
     def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:
         with self._db.session_scope(readonly=True) as session:

@@ -92,3 +92,30 @@ def test_a_session_used_from_a_new_address(auth_db: Database) -> None:
     assert open_alerts(auth_db) == {}  # the first address is simply where they work
     record(auth_db, clock, 1, source="198.51.100.7")
     assert open_alerts(auth_db) == {("new_location", "S1001"): 1}
+
+
+def test_a_batch_of_many_callers_raises_what_one_by_one_would(auth_db: Database) -> None:
+    """A group commit records many calls' events at once; the rules see each event in order."""
+    clock = Clock(datetime(2026, 3, 2, 15, 30, tzinfo=UTC))  # off hours
+
+    def read(actor: str, source: str) -> audit.NewEvent:
+        return audit.NewEvent(
+            actor=actor, actor_kind="user", action="customer.read", target="customer:C1", source=source
+        )
+
+    record(auth_db, clock, 1, actor="S1002", source="10.1.2.3")
+    batch = [
+        (RECORDER, [read("S1001", "10.0.0.1"), read("S1002", "10.1.2.3")]),
+        (RECORDER, [read("S1001", "10.0.0.1"), read("S1002", "198.51.100.7")]),
+        (RECORDER, [read("S1002", "198.51.100.7"), read("S1001", "10.0.0.1")]),
+    ]
+    with auth_db.session_scope() as session:
+        seqs = audit.record_checked(session=session, calls=batch, clock=clock)
+    assert seqs == [[2, 3], [4, 5], [6, 7]]
+    with auth_db.session_scope(readonly=True) as session:
+        found = {(a.kind, a.actor): a for a in alerts.list_alerts(session=session, status="open", limit=100)}
+    assert set(found) == {("off_hours", "S1001"), ("off_hours", "S1002"), ("new_location", "S1002")}
+    # One alert per kind and person, following that person's latest event.
+    assert (found["off_hours", "S1001"].first_seq, found["off_hours", "S1001"].last_seq) == (2, 7)
+    assert (found["off_hours", "S1002"].first_seq, found["off_hours", "S1002"].last_seq) == (1, 6)
+    assert found["new_location", "S1002"].first_seq == 5

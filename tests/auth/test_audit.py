@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import grpc
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from crm.auth.v1 import auth_pb2 as pb
 from crm.auth.v1 import auth_pb2_grpc
 from scripts.stack import ROOT, free_port, wait_grpc_serving
 from services.auth import audit
+from services.auth.audit_writer import AuditWriter
 from services.common.audit import AuditRecorder, AuditUnavailable
 from services.common.db import Database
 from services.common.errors import InvalidArgument, PermissionDenied, violations_of
@@ -138,6 +140,50 @@ def test_concurrent_recorders_make_one_contiguous_chain(auth_db: Database, clock
     with auth_db.session_scope(readonly=True) as session:
         seqs = [e.seq for e in audit.list_events(session=session, page_size=500)[0]]
     assert sorted(seqs) == list(range(1, 161))
+
+
+def test_the_group_writer_commits_concurrent_calls_together_in_one_chain(
+    auth_db: Database, clock: Clock
+) -> None:
+    writer = AuditWriter(auth_db, clock)
+    answers: dict[int, list[int]] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(17)
+
+    def work(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(10):
+                actor = f"S{worker:04d}"
+                if worker == 16:  # the auth service's own actions still record directly
+                    record(auth_db, clock, event(n, actor=actor))
+                    continue
+                seqs = writer.record(recorder=RECORDER, events=[event(n, actor=actor), event(n, actor=actor)])
+                answers[worker * 100 + n] = seqs
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(17)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    before = REGISTRY.get_sample_value("crm_auth_audit_commit_events_count") or 0.0
+    with pytest.raises(InvalidArgument):
+        writer.record(recorder=RECORDER, events=[event(1, action="not an action")])
+    writer.close()
+    assert errors == []
+    assert verify(auth_db) == audit.Verification(True, 330)
+    with auth_db.session_scope(readonly=True) as session:
+        stored = {e.seq: e for e in audit.list_events(session=session, page_size=500)[0]}
+    assert sorted(stored) == list(range(1, 331))
+    # Each call got its own two consecutive seqs, naming its own events.
+    for key, seqs in answers.items():
+        assert seqs[1] == seqs[0] + 1
+        assert {stored[s].actor for s in seqs} == {f"S{key // 100:04d}"}
+        assert {stored[s].target for s in seqs} == {f"customer:C2024050100{key % 100}"}
+    # The refused call queued nothing and committed nothing.
+    assert REGISTRY.get_sample_value("crm_auth_audit_commit_events_count") == before
 
 
 def test_list_filters_and_pages_newest_first(auth_db: Database, clock: Clock) -> None:

@@ -1,0 +1,101 @@
+"""Group commit for the audit log: one thread records the events of many concurrent calls at once.
+
+Every append holds the chain head's lock until it commits, so concurrent recorders queue on it
+(SQLite makes them poll for it, sleeping up to 100 ms between tries). Instead, each call hands
+its events to this process's writer and waits; the writer records whatever calls are waiting
+in one transaction and answers each only after the commit. An action is still never reported
+done before its event is durable, and one commit serves many events.
+"""
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prometheus_client import Histogram
+
+from services.auth import audit
+from services.common.db import Database
+from services.common.identity import Caller
+
+log = logging.getLogger(__name__)
+
+# Events per transaction: large enough to absorb a burst, small enough to keep commits short.
+MAX_EVENTS_PER_COMMIT = 1000
+
+COMMIT_EVENTS = Histogram(
+    "crm_auth_audit_commit_events",
+    "Audit events recorded per group commit.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+
+
+@dataclass
+class _Call:
+    recorder: Caller
+    events: list[audit.NewEvent]
+    seqs: "Future[list[int]]" = field(default_factory=Future)
+
+
+class AuditWriter:
+    """Records other services' events through one writer thread; `record` blocks until committed."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, *, recorder: Caller, events: list[audit.NewEvent]) -> list[int]:
+        """The events' seqs once they are committed; InvalidArgument (nothing queued) if invalid."""
+        audit.check(events)
+        call = _Call(recorder, events)
+        self._queue.put(call)
+        return call.seqs.result()
+
+    def close(self) -> None:
+        """Record what is queued, then stop the writer."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, count = [first], len(first.events)
+            while count < MAX_EVENTS_PER_COMMIT:
+                try:
+                    call = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if call is None:
+                    stopping = True
+                    break
+                batch.append(call)
+                count += len(call.events)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Call]) -> None:
+        try:
+            with self._db.session_scope() as session:
+                seqs = audit.record_checked(
+                    session=session, calls=[(c.recorder, c.events) for c in batch], clock=self._clock
+                )
+        except Exception as exc:  # noqa: BLE001 - the callers get the error
+            if len(batch) > 1:
+                # One call's failure must not fail the others: record them one by one.
+                for call in batch:
+                    self._commit([call])
+                return
+            log.error("audit events not recorded", exc_info=exc)
+            batch[0].seqs.set_exception(exc)
+            return
+        COMMIT_EVENTS.observe(sum(len(c.events) for c in batch))
+        for call, call_seqs in zip(batch, seqs, strict=True):
+            call.seqs.set_result(call_seqs)
