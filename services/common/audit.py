@@ -48,7 +48,7 @@ class AuditRecorder:
         self._deadline = deadline_seconds
         self._source = source
 
-    def record(
+    def event(
         self,
         *,
         caller: Caller,
@@ -58,9 +58,9 @@ class AuditRecorder:
         outcome: str = "success",
         details: Mapping[str, Any] | None = None,
         source: str = "",
-    ) -> int:
-        """Record one event for the caller's action and return its seq; AuditUnavailable if not."""
-        event = auth_pb2.AuditEvent(
+    ) -> auth_pb2.AuditEvent:
+        """The event of the caller's action, as the central log takes it."""
+        return auth_pb2.AuditEvent(
             actor=caller.id,
             actor_kind=caller.kind,
             source=source or caller.source or self._source,
@@ -73,19 +73,29 @@ class AuditRecorder:
             if details
             else "",
         )
+
+    def record(self, **event: Any) -> int:
+        """Record one event (the arguments of `event`) and return its seq; AuditUnavailable if not."""
+        return self.ship([self.event(**event)])[0]
+
+    def ship(self, events: Sequence[auth_pb2.AuditEvent]) -> list[int]:
+        """Record events in order, all or none; their seqs, or AuditUnavailable."""
         try:
             reply = self._stub.RecordAuditEvents(
-                auth_pb2.RecordAuditEventsRequest(events=[event]),
+                auth_pb2.RecordAuditEventsRequest(events=list(events)),
                 metadata=list(self._metadata()),
                 timeout=self._deadline,
             )
         except (grpc.RpcError, DomainError) as exc:
             code = exc.code if isinstance(exc, DomainError) else getattr(exc, "code", lambda: None)()
+            actions = sorted({e.action for e in events})
             log.error(
-                "audit event not recorded", extra={"action": action, "code": getattr(code, "name", code)}
+                "audit events not recorded", extra={"actions": actions, "code": getattr(code, "name", code)}
             )
-            raise AuditUnavailable(f"the audit log is unavailable, so {action} was not done") from exc
-        return int(reply.seqs[0])
+            raise AuditUnavailable(
+                f"the audit log is unavailable, so {', '.join(actions)} was not done"
+            ) from exc
+        return [int(seq) for seq in reply.seqs]
 
     def close(self) -> None:
         """Close the channel to the auth service."""

@@ -9,6 +9,7 @@ from services.common import authn, grpc_server
 from services.common.audit import AuditRecorder
 from services.common.db import Database
 from services.profile.keyring import Keyring
+from services.profile.outbox import Outbox
 from services.profile.servicer import ProfileServicer
 from services.profile.settings import ProfileSettings
 
@@ -32,11 +33,12 @@ def audit_recorder(settings: ProfileSettings) -> AuditRecorder:
 
 def create_server(
     settings: ProfileSettings, db: Database, keyring: Keyring
-) -> tuple[grpc.Server, int, grpc_server.Readiness]:
-    """The profile gRPC server, not yet started, and the port it is bound to."""
+) -> tuple[grpc.Server, int, grpc_server.Readiness, Outbox]:
+    """The profile gRPC server, not yet started, the port it is bound to, and its audit outbox."""
     audit = audit_recorder(settings)
-    servicer = ProfileServicer(db, settings, audit, keyring)
-    return grpc_server.create_server(
+    outbox = Outbox(db, audit)
+    servicer = ProfileServicer(db, settings, audit, keyring, outbox)
+    server, port, readiness = grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
         register=lambda server: profile_pb2_grpc.add_ProfileServiceServicer_to_server(servicer, server),
@@ -45,10 +47,15 @@ def create_server(
         authenticate=authn.authenticator(settings),
         audit=audit,
     )
+    return server, port, readiness, outbox
 
 
 def serve(settings: ProfileSettings, db: Database, keyring: Keyring) -> None:
     """Run the server until SIGTERM."""
-    server, port, readiness = create_server(settings, db, keyring)
+    server, port, readiness, outbox = create_server(settings, db, keyring)
     log.info("profile service listening", extra={"port": port})
-    grpc_server.serve(server, readiness, settings)
+    outbox.start()
+    try:
+        grpc_server.serve(server, readiness, settings)
+    finally:
+        outbox.stop()

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy.orm import Session
 
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
@@ -17,6 +18,7 @@ from services.common.errors import FieldViolation, InvalidArgument, PermissionDe
 from services.profile import custom_fields, journal, privacy, related, service, visibility
 from services.profile.keyring import Keyring
 from services.profile.models import ERASED
+from services.profile.outbox import Outbox
 from services.profile.settings import ProfileSettings
 
 M = TypeVar("M", bound=Message)
@@ -49,19 +51,33 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     """The gRPC face of the customer archive; one unit of work per call."""
 
     def __init__(
-        self, db: Database, settings: ProfileSettings, audit: AuditRecorder, keyring: Keyring
+        self, db: Database, settings: ProfileSettings, audit: AuditRecorder, keyring: Keyring, outbox: Outbox
     ) -> None:
         self._db = db
         self._settings = settings
         self._audit = audit
         self._keyring = keyring
+        self._outbox = outbox
 
     def _record(
         self, action: str, target: str, fields: Any = (), details: dict[str, Any] | None = None
     ) -> None:
-        """Audit the current caller's action; raising AuditUnavailable stops (and rolls back) it."""
+        """Audit the current caller's read before answering; AuditUnavailable stops it."""
         self._audit.record(
             caller=identity.current(), action=action, target=target, fields=fields, details=details
+        )
+
+    def _changed(
+        self,
+        session: Session,
+        action: str,
+        target: str,
+        fields: Any = (),
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Audit the current caller's change in its own unit of work (outbox.py)."""
+        self._outbox.add(
+            session, caller=identity.current(), action=action, target=target, fields=fields, details=details
         )
 
     def CreateCustomer(self, request: pb.CreateCustomerRequest, context: Any) -> pb.CreateCustomerResponse:
@@ -86,7 +102,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 session=session, caller=identity.current(), data=data, tz=self._settings.tz
             )
             result = service.customer_to_dict(customer)
-            self._record("customer.create", f"customer:{customer.id}", sorted(data))
+            self._changed(session, "customer.create", f"customer:{customer.id}", sorted(data))
         telemetry.set_attributes(customer_id=result["id"])
         return pb.CreateCustomerResponse(customer=_customer(result))
 
@@ -125,7 +141,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 paths=list(request.update_mask.paths),
             )
             result = service.customer_to_dict(customer)
-            self._record("customer.update", f"customer:{customer.id}", list(request.update_mask.paths))
+            self._changed(
+                session, "customer.update", f"customer:{customer.id}", list(request.update_mask.paths)
+            )
         return pb.UpdateCustomerResponse(customer=_customer(result))
 
     def DeleteCustomer(self, request: pb.DeleteCustomerRequest, context: Any) -> pb.DeleteCustomerResponse:
@@ -138,7 +156,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 expected_version=request.expected_version,
             )
             result = service.customer_to_dict(customer)
-            self._record("customer.delete", f"customer:{customer.id}")
+            self._changed(session, "customer.delete", f"customer:{customer.id}")
         return pb.DeleteCustomerResponse(customer=_customer(result))
 
     def RestoreCustomer(self, request: pb.RestoreCustomerRequest, context: Any) -> pb.RestoreCustomerResponse:
@@ -148,7 +166,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 session=session, caller=identity.current(), customer_id=request.customer_id
             )
             result = service.customer_to_dict(customer)
-            self._record("customer.restore", f"customer:{customer.id}")
+            self._changed(session, "customer.restore", f"customer:{customer.id}")
         return pb.RestoreCustomerResponse(customer=_customer(result))
 
     def ListCustomers(self, request: pb.ListCustomersRequest, context: Any) -> pb.ListCustomersResponse:
@@ -227,7 +245,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             row = create(
                 session=session, caller=identity.current(), customer_id=customer_id, data=data, **extra
             )
-            self._record(f"{_SINGULAR[kind]}.create", f"customer:{customer_id}", sorted(data))
+            self._changed(session, f"{_SINGULAR[kind]}.create", f"customer:{customer_id}", sorted(data))
             return to_api(row)
 
     def _list_related(
@@ -323,7 +341,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             row = custom_fields.to_dict(
                 custom_fields.create(session=session, caller=identity.current(), data=data)
             )
-            self._record("custom_field.create", f"custom_field:{row['key']}", sorted(data))
+            self._changed(session, "custom_field.create", f"custom_field:{row['key']}", sorted(data))
         return pb.CreateCustomFieldResponse(custom_field=to_message(pb.CustomField, row))
 
     def ReadChanges(self, request: pb.ReadChangesRequest, context: Any) -> pb.ReadChangesResponse:
@@ -375,8 +393,8 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 session=session, caller=identity.current(), customer_id=request.customer_id, data=data
             )
             result = privacy.consent_to_dict(row)
-            self._record(
-                "consent.give", f"customer:{request.customer_id}", ["purpose", "channel", "evidence"]
+            self._changed(
+                session, "consent.give", f"customer:{request.customer_id}", ["purpose", "channel", "evidence"]
             )
         return pb.GiveConsentResponse(consent=to_message(pb.Consent, result))
 
@@ -390,7 +408,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
                 consent_id=request.consent_id,
             )
             result = privacy.consent_to_dict(row)
-            self._record("consent.withdraw", f"customer:{request.customer_id}", details={"consent": row.id})
+            self._changed(
+                session, "consent.withdraw", f"customer:{request.customer_id}", details={"consent": row.id}
+            )
         return pb.WithdrawConsentResponse(consent=to_message(pb.Consent, result))
 
     def ListConsents(self, request: pb.ListConsentsRequest, context: Any) -> pb.ListConsentsResponse:

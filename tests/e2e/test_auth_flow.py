@@ -19,7 +19,7 @@ from crm.profile.v1 import profile_pb2_grpc
 from scripts.stack import Stack
 from services.common.identity import Caller
 from tests.conftest import customer_data
-from tests.search.test_search_service import eventually
+from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +221,8 @@ def test_every_access_is_in_the_tamper_evident_audit_log(secured: tuple[Stack, A
             return reply.json()["items"]
 
         target = f"customer:{made['id']}"
+        # A change's event is shipped to the log just after the change commits.
+        assert eventually(lambda: any(e["action"] == "customer.create" for e in events(target=target)), 5)
         mine = {(e["action"], e["outcome"]) for e in events(target=target)}
         assert {("customer.create", "success"), ("customer.read", "success")} <= mine
         created = next(e for e in events(target=target) if e["action"] == "customer.create")
@@ -449,7 +451,7 @@ def test_every_change_leaves_exactly_its_audit_event(secured: tuple[Stack, Any])
                 if not e["action"].endswith((".read", ".list", ".view", ".history"))
             ]
 
-        assert actions() == ["customer.create"]
+        assert eventually(lambda: actions() == ["customer.create"], 5), actions()
         for method, suffix, body, action in MUTATIONS:
             before = actions()
             headers = dict(admin)
@@ -457,4 +459,5 @@ def test_every_change_leaves_exactly_its_audit_event(secured: tuple[Stack, Any])
                 headers["If-Match"] = api.get(base, headers=admin, params={}).headers.get("etag", '"1"')
             reply = api.request(method, base + suffix, json=body, headers=headers)
             assert reply.status_code in (200, 201, 204), (action, reply.text)
+            assert eventually(lambda: actions() != before, 5), action  # noqa: B023 - waited for here
             assert actions() == [action, *before], action

@@ -16,7 +16,7 @@ from scripts.stack import Stack
 from services.common.keys import LocalKeyProvider
 from services.profile.keyring import KeyDestroyed, Keyring, keystore_url
 from tests.conftest import customer_data
-from tests.search.test_search_service import eventually
+from tests.waiting import eventually
 
 PHONE = "13698765432"
 EMAIL = "ouyang.min@huaxin-med.cn"
@@ -122,6 +122,12 @@ def test_export_holds_everything_about_the_person(api: httpx.Client) -> None:
     assert eventually(lambda: api.get(f"{base}/tags").status_code == 200)  # tagging has the customer
     assert api.post(f"{base}/tags", json={"tag_ids": [tag.json()["id"]]}).status_code == 200
     assert api.post(f"{base}/privacy/export", headers=SALES).status_code == 403
+
+    def logged() -> set[str]:
+        reply = api.get("/api/v1/audit/events", params={"target": f"customer:{customer['id']}"})
+        return {e["action"] for e in reply.json()["items"]}
+
+    assert eventually(lambda: "consent.give" in logged(), 5)  # changes' events are shipped just after
     reply = api.post(f"{base}/privacy/export")
     assert reply.status_code == 200, reply.text
     export = reply.json()

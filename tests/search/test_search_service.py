@@ -3,7 +3,7 @@
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from scripts.stack import PYTHON, ROOT, Stack
 from tests.conftest import customer_data
+from tests.waiting import eventually
 
 SEARCH = "/api/v1/search/customers"
 
@@ -26,16 +27,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def api(running: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=running.gateway_url, timeout=10) as client:
         yield client
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """The first truthy result of check within timeout, else the last one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 def search(api: httpx.Client, **body: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 
 from scripts.stack import Stack
 from tests.conftest import customer_data
+from tests.waiting import eventually
 
 ADMIN = {"X-Dev-Caller": "u-admin", "X-Dev-Roles": "admin", "X-Dev-Scope": "all"}
 REP = {"X-Dev-Caller": "S1001", "X-Dev-Roles": "sales", "X-Dev-Scope": "own"}
@@ -30,16 +31,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def api(running: Stack) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=running.gateway_url, timeout=10) as client:
         yield client
-
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """The first truthy result of check within timeout, else the last one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
 
 
 def ok(reply: httpx.Response, status: int = 200) -> Any:

@@ -14,7 +14,7 @@ from crm.tagging.v1 import tagging_pb2_grpc
 from scripts.stack import Stack
 from services.common.errors import violations_of
 from services.common.identity import Caller
-from tests.tagging.test_api import eventually
+from tests.waiting import eventually
 
 ADMIN = Caller(id="u-admin", roles=("admin",), scope="all").to_metadata()
 FEED_READER = Caller(id="svc-search", kind="service", scope="all", permissions=("feed:read",)).to_metadata()
