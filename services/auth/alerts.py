@@ -9,13 +9,15 @@ Rules (thresholds are deliberately plain, tuned per installation through AuthSet
 An open alert of the same kind for the same actor is added to rather than repeated.
 """
 
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from services.auth.models import AuditEvent, SecurityAlert
@@ -53,6 +55,36 @@ def _count(session: Session, rule: Rule, actor: str, at: datetime, *conditions: 
         .subquery()
     )
     return int(session.scalar(select(func.count()).select_from(window)) or 0)
+
+
+class _KnownAddresses:
+    """(log, person, address) triples already in a committed log: never a new location again,
+    so their events need no look-up. Bounded; filled only after a commit, so a rolled-back
+    event teaches nothing."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._pairs: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __contains__(self, pair: object) -> bool:
+        with self._lock:
+            return pair in self._pairs
+
+    def learn_on_commit(self, session: Session, pairs: set[tuple[str, str, str]]) -> None:
+        def learn(_: Session) -> None:
+            with self._lock:
+                for pair in pairs:
+                    self._pairs[pair] = None
+                    self._pairs.move_to_end(pair)
+                while len(self._pairs) > self._size:
+                    self._pairs.popitem(last=False)
+
+        if pairs:
+            event.listen(session, "after_commit", learn, once=True)
+
+
+_known = _KnownAddresses()
 
 
 def _new_location(session: Session, row: dict[str, Any]) -> bool:
@@ -108,10 +140,12 @@ def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
     """Check freshly recorded events (already flushed) against every rule.
 
     A batch often holds many events of one person from one address (a busy search session):
-    their address is checked once, and their alerts are looked up once.
+    their address is checked once, and their alerts are looked up once; an address the person
+    is known to have used before is not looked up at all.
     """
     raised: dict[tuple[str, str], SecurityAlert] = {}
-    located: set[tuple[str, str]] = set()
+    located: set[tuple[str, str, str]] = set()
+    log = session.get_bind().url.render_as_string()
     for row in rows:
         action, outcome, actor, at = row["action"], row["outcome"], row["actor"], row["at"]
         if action == "auth.login" and outcome == "denied":
@@ -151,11 +185,13 @@ def evaluate(session: Session, rows: list[dict[str, Any]]) -> None:
         outside = not WORKING_HOURS[0] <= local_hour < WORKING_HOURS[1]
         if outside and row["actor_kind"] == "user" and action.startswith("customer."):
             _raise(session, OFF_HOURS, row, 1, raised)
-        if row["actor_kind"] == "user" and row["source"] and (actor, row["source"]) not in located:
+        pair = (log, actor, row["source"])
+        if row["actor_kind"] == "user" and row["source"] and pair not in located:
             # Later events from the same address in this batch have it as an earlier address.
-            located.add((actor, row["source"]))
-            if _new_location(session, row):
+            located.add(pair)
+            if pair not in _known and _new_location(session, row):
                 _raise(session, NEW_LOCATION, row, 1, raised)
+    _known.learn_on_commit(session, located)
 
 
 def list_alerts(*, session: Session, status: str, limit: int) -> list[SecurityAlert]:

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from opentelemetry import trace
 from prometheus_client import Histogram
 
 from services.auth import audit
@@ -22,6 +23,7 @@ from services.common.db import Database
 from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 # Events per transaction: large enough to absorb a burst, small enough to keep commits short.
 MAX_EVENTS_PER_COMMIT = 1000
@@ -37,6 +39,8 @@ COMMIT_EVENTS = Histogram(
 class _Call:
     recorder: Caller
     events: list[audit.NewEvent]
+    # The caller's span: the commit's span links to every call it served.
+    context: trace.SpanContext
     seqs: "Future[list[int]]" = field(default_factory=Future)
 
 
@@ -53,7 +57,7 @@ class AuditWriter:
     def record(self, *, recorder: Caller, events: list[audit.NewEvent]) -> list[int]:
         """The events' seqs once they are committed; InvalidArgument (nothing queued) if invalid."""
         audit.check(events)
-        call = _Call(recorder, events)
+        call = _Call(recorder, events, trace.get_current_span().get_span_context())
         self._queue.put(call)
         return call.seqs.result()
 
@@ -82,8 +86,12 @@ class AuditWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Call]) -> None:
+        links = [trace.Link(c.context) for c in batch if c.context.is_valid]
         try:
-            with self._db.session_scope() as session:
+            with (
+                _tracer.start_as_current_span("audit.commit", links=links),
+                self._db.session_scope() as session,
+            ):
                 seqs = audit.record_checked(
                     session=session, calls=[(c.recorder, c.events) for c in batch], clock=self._clock
                 )

@@ -1,5 +1,7 @@
 """Database engine and unit-of-work handling, for SQLite (embedded) and PostgreSQL."""
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -59,9 +61,14 @@ class Database:
         self, url: str, *, service: str, pool_size: int = 10, session_info: dict[str, Any] | None = None
     ) -> None:
         self.url = url
+        # SQLite has one writer at a time, and a writer that finds the lock taken polls for it,
+        # sleeping up to 100 ms between tries: the lock then sits idle while writers sleep. In
+        # one process, writers queue on a lock of ours instead and go the moment it is free.
+        self._write_lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if url.startswith("sqlite"):
             self.engine = _sqlite_engine(url, immediate=True)
             self._read_engine = _sqlite_engine(url, immediate=False)
+            self._write_lock = threading.RLock()
         else:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
             self._read_engine = self.engine
@@ -74,16 +81,17 @@ class Database:
     @contextmanager
     def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:
         """One unit of work: commits once at the end (unless readonly), rolls back on error, closes."""
-        session = (self._reader if readonly else self._writer)()
-        try:
-            yield session
-            if not readonly:
-                session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with contextlib.nullcontext() if readonly else self._write_lock:
+            session = (self._reader if readonly else self._writer)()
+            try:
+                yield session
+                if not readonly:
+                    session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     def ping(self) -> bool:
         """Whether the database answers."""
