@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.common import errors, identity, telemetry
+from services.common import errors, heap, identity, telemetry
 from services.common.metrics import grpc_metrics
 from services.common.settings import ServiceSettings
 
@@ -196,6 +196,7 @@ def serve(server: grpc.Server, readiness: Readiness, settings: ServiceSettings) 
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
+    heap.freeze_startup_heap()
     server.start()
     readiness.start()
     stopping.wait()

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from services.common import authn, telemetry
+from services.common import authn, heap, telemetry
 from services.common.audit import AuditRecorder
 from services.gateway import errors
 from services.gateway.clients import AuthClient, ProfileClient, SearchClient, TaggingClient
@@ -45,6 +45,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.search = SearchClient(settings.search_addr, settings.rpc_deadline_seconds)
         app.state.auth = AuthClient(settings.auth_addr, settings.rpc_deadline_seconds)
         app.state.tagging = TaggingClient(settings.tagging_addr, settings.rpc_deadline_seconds)
+        heap.freeze_startup_heap()
         try:
             yield
         finally:
