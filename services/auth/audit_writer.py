@@ -15,11 +15,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import grpc
 from opentelemetry import trace
 from prometheus_client import Histogram
 
 from services.auth import audit
 from services.common.db import Database
+from services.common.errors import DomainError
 from services.common.identity import Caller
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,15 @@ _tracer = trace.get_tracer(__name__)
 
 # Events per transaction: large enough to absorb a burst, small enough to keep commits short.
 MAX_EVENTS_PER_COMMIT = 1000
+# Far beyond any caller's deadline: only a writer that stopped working makes a call wait this long.
+WAIT_SECONDS = 30.0
+
+
+class WriterStalled(DomainError):
+    """The writer did not commit in time; the events may or may not be recorded."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
 
 COMMIT_EVENTS = Histogram(
     "crm_auth_audit_commit_events",
@@ -59,7 +70,11 @@ class AuditWriter:
         audit.check(events)
         call = _Call(recorder, events, trace.get_current_span().get_span_context())
         self._queue.put(call)
-        return call.seqs.result()
+        try:
+            return call.seqs.result(timeout=WAIT_SECONDS)
+        except TimeoutError:
+            log.error("the audit writer did not answer in %.0f s", WAIT_SECONDS)
+            raise WriterStalled("the audit log did not record the events in time") from None
 
     def close(self) -> None:
         """Record what is queued, then stop the writer."""

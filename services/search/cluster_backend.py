@@ -7,6 +7,7 @@ a document in `<alias>-meta` whose id is the index name, written after the docum
 """
 
 import contextlib
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ import opensearchpy
 from services.search import query as q
 from services.search.backend import Hit, Result
 from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from services.search.settings import SearchSettings
@@ -315,6 +318,7 @@ class ClusterBackend:
             if len(live) > 1:
                 raise RuntimeError(f"alias {self.alias} points at several indices: {sorted(live)}")
             if live:
+                self._add_new_fields(self._index_name(live[0]))
                 return self._index_name(live[0])
             name = self._index_name(max(versions, default=0) + 1)
             try:
@@ -325,6 +329,19 @@ class ClusterBackend:
                     raise
                 # Another process created it first: read the alias again.
         raise RuntimeError(f"could not create the first index behind {self.alias}")
+
+    def _add_new_fields(self, index: str) -> None:
+        """Map the fields this version adds to an index an earlier version created.
+
+        Adding fields is the one mapping change an index takes in place; documents carry them
+        as they are written again, and `python -m services.search rebuild` fills them at once.
+        """
+        found = self._client.indices.get_mapping(index=index)
+        current = next(iter(found.values()))["mappings"].get("properties", {})
+        missing = {k: v for k, v in mapping()["properties"].items() if k not in current}
+        if missing:
+            log.warning("adding fields %s to %s; rebuild to fill them", sorted(missing), index)
+            self._client.indices.put_mapping(index=index, body={"properties": missing})
 
     def _ensure_meta(self) -> None:
         if self._client.indices.exists(index=self._meta):

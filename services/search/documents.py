@@ -33,11 +33,13 @@ MAPPING: tuple[FieldSpec, ...] = (
     FieldSpec("id", "keyword"),
     FieldSpec("name", "text"),
     FieldSpec("name_exact", "keyword"),
+    FieldSpec("name_fuzzy", "keyword", multi=True),
     FieldSpec("name_pinyin", "keyword", multi=True),
     FieldSpec("name_initials", "keyword", multi=True),
     FieldSpec("name_syllables", "keyword", multi=True),
     FieldSpec("contact_names", "text", multi=True, group="contact"),
     FieldSpec("contact_exact", "keyword", multi=True, group="contact"),
+    FieldSpec("contact_fuzzy", "keyword", multi=True, group="contact"),
     FieldSpec("contact_pinyin", "keyword", multi=True, group="contact"),
     FieldSpec("contact_initials", "keyword", multi=True, group="contact"),
     FieldSpec("phones", "keyword", multi=True, group="contact"),
@@ -72,6 +74,24 @@ MAPPING: tuple[FieldSpec, ...] = (
     FieldSpec("display", "stored"),
 )
 FIELDS = {f.name: f for f in MAPPING}
+
+# Lengths of the names (normalized) that are found within one typo. One wrong character breaks
+# every bigram of a short name, so these names are also indexed by their one-character
+# deletions ("symmetric delete"): a 3-4 character query and a name within one edit of it
+# (substitution, insertion, deletion or swapped neighbours) share one of these keys, which is
+# an exact-term lookup. An edit-distance automaton over every name in the index instead cost
+# 7-11 ms a clause at 1,000,000 customers.
+FUZZY_NAME_LENGTHS = range(2, 6)
+
+
+def fuzzy_keys(text: str) -> list[str]:
+    """The text itself and, from 3 characters on, the text without each one of its characters."""
+    if len(text) not in FUZZY_NAME_LENGTHS:
+        return []
+    keys = {text}
+    if len(text) >= 3:
+        keys.update(text[:i] + text[i + 1 :] for i in range(len(text)))
+    return sorted(keys)
 
 
 def phone_fragments(phone: str) -> list[str]:
@@ -143,11 +163,13 @@ def build(customer: dict[str, Any], tags: list[str] | None = None) -> dict[str, 
         "id": customer["id"],
         "name": name,
         "name_exact": pinyin.normalize_query(name),
+        "name_fuzzy": fuzzy_keys(pinyin.normalize_query(name)),
         "name_pinyin": list(name_readings.full),
         "name_initials": list(name_readings.initials),
         "name_syllables": list(name_readings.syllables),
         "contact_names": [c["name"] for c in contacts],
         "contact_exact": [pinyin.normalize_query(c["name"]) for c in contacts],
+        "contact_fuzzy": sorted({k for c in contacts for k in fuzzy_keys(pinyin.normalize_query(c["name"]))}),
         "contact_pinyin": sorted({r for cr in contact_readings for r in cr.full}),
         "contact_initials": sorted({r for cr in contact_readings for r in cr.initials}),
         "phones": phones,

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 APPLIED = Counter("crm_search_feed_changes_total", "Change-feed entries applied to the index.")
 LAG = Gauge("crm_search_feed_lag_changes", "Changes in the profile feed not yet in the index.")
 TAGS_APPLIED = Counter("crm_search_tag_changes_total", "Tag change-feed entries applied to the index.")
+TAGS_FALLBACK = Counter(
+    "crm_search_tags_from_index_total", "Batches indexed with the indexed tags while tagging was unreachable."
+)
 
 # What the search service asks of the profile and tagging services.
 SCOPES = ("feed:read", "customer:read", "tag:read", "audit:write")
@@ -116,15 +119,33 @@ class Indexer:
             self.head_position = reply.head_position
             applied = 0
             if reply.changes:
-                tags = self.tags if self._tagging is not None else None
+                tags = self._tags_or_indexed(backend) if self._tagging is not None else None
                 upserts, deletes, versions = batch_of(list(reply.changes), tags)
                 backend.apply(upserts, deletes, reply.changes[-1].position, versions)
                 APPLIED.inc(len(reply.changes))
                 applied = len(reply.changes)
             LAG.set(max(reply.head_position - reply.changes[-1].position, 0) if reply.changes else 0)
             if self._tagging is not None:
-                applied += self.step_tags(backend)
+                try:
+                    applied += self.step_tags(backend)
+                except grpc.RpcError as exc:
+                    log.warning("tag feed unavailable: %s; indexing customers' changes meanwhile", exc.code())
             return applied
+
+    def _tags_or_indexed(self, backend: SearchBackend) -> Callable[[list[str]], dict[str, list[str]]]:
+        """Current tags from the tagging service; while it is unreachable, the tags the index
+        already holds, so customers' own changes still become searchable. The tag feed, which
+        resumes from its stored position, brings the tags up to date afterwards."""
+
+        def lookup(customer_ids: list[str]) -> dict[str, list[str]]:
+            try:
+                return self.tags(customer_ids)
+            except grpc.RpcError as exc:
+                log.warning("tagging unavailable: %s; keeping the indexed tags", exc.code())
+                TAGS_FALLBACK.inc()
+                return {cid: list(d.get("tags") or []) for cid, d in backend.sources(customer_ids).items()}
+
+        return lookup
 
     def step_tags(self, backend: SearchBackend) -> int:
         """Apply the next batch of the tagging service's feed: each changed customer's document

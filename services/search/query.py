@@ -14,7 +14,7 @@ from services.common.errors import FieldViolation, InvalidArgument, PermissionDe
 from services.common.identity import Caller
 from services.profile import codes
 from services.search import pinyin
-from services.search.documents import FIELDS, MIN_PHONE_FRAGMENT
+from services.search.documents import FIELDS, MIN_PHONE_FRAGMENT, fuzzy_keys
 
 MAX_QUERY_LENGTH = 100
 MAX_CONDITIONS = 200
@@ -187,19 +187,19 @@ def text_query(text: str, caller: Caller) -> Node:
             shoulds += _pinyin_clauses(norm, "contact_pinyin", "contact_initials", 0.5)
     grams = _ngrams(norm)
     if grams:
-        # A typo in a short name breaks every bigram, so short names also match within one edit;
-        # longer names keep enough intact bigrams, and edit-distance matching over a large term
-        # dictionary is the most expensive clause there is.
-        short = len(norm) <= MAX_FUZZY_NAME
+        # A typo in a short name breaks every bigram, so 3-4 character names also match within
+        # one edit (through their deletion keys, see documents.fuzzy_keys); longer names keep
+        # enough intact bigrams, and 1-2 characters are too few to tell a typo from another name.
+        short = 3 <= len(norm) <= MAX_FUZZY_NAME
         shoulds += _ngram_clauses(grams, "name", 1.0)
         shoulds.append(Prefix("name_exact", norm, 5.0))
         if short:
-            shoulds.append(Fuzzy("name_exact", norm, _distance(norm), 3.0))
+            shoulds += [Term("name_fuzzy", key, 3.0) for key in fuzzy_keys(norm)]
         if contacts:
             shoulds += _ngram_clauses(grams, "contact_names", 0.5)
             shoulds.append(Term("contact_exact", norm, 8.0))
             if short:
-                shoulds.append(Fuzzy("contact_exact", norm, _distance(norm), 1.5))
+                shoulds += [Term("contact_fuzzy", key, 1.5) for key in fuzzy_keys(norm)]
     return Bool(should=tuple(shoulds), minimum_should_match=1)
 
 

@@ -1,6 +1,7 @@
 """The embedded backend: a tantivy index in a local folder (one writer: this process)."""
 
 import json
+import logging
 import os
 import shutil
 import threading
@@ -16,6 +17,7 @@ from services.search import query as q
 from services.search.backend import Hit, Result
 from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER
 
+log = logging.getLogger(__name__)
 _WRITER_HEAP = 128_000_000
 
 
@@ -68,10 +70,35 @@ class TantivyBackend:
         self._path = self._folder / generation
         self._path.mkdir(parents=True, exist_ok=True)
         self.schema = _schema()
-        self._index = tantivy.Index(self.schema, path=str(self._path), reuse=True)
+        try:
+            self._index = tantivy.Index(self.schema, path=str(self._path), reuse=True)
+        except ValueError as exc:
+            if "schema does not match" not in str(exc):
+                raise
+            self._index = self._start_next_generation()
         self._index.register_tokenizer(NGRAM_ANALYZER, _ngram())
         self._writer = self._index.writer(_WRITER_HEAP, 1)
         self._lock = threading.Lock()
+
+    def _start_next_generation(self) -> "tantivy.Index":
+        """An empty index in the next generation, for an index an earlier mapping wrote.
+
+        Its feed positions start at 0, so the indexer refills it from the change feeds; searches
+        find fewer customers until it has caught up (`python -m services.search status`).
+        """
+        stale = self._path
+        self.generation = f"g{int(self.generation.lstrip('g')) + 1}"
+        self._path = self._folder / self.generation
+        shutil.rmtree(self._path, ignore_errors=True)
+        self._path.mkdir(parents=True)
+        index = tantivy.Index(self.schema, path=str(self._path), reuse=True)
+        (self._folder / "current").write_text(self.generation)
+        shutil.rmtree(stale, ignore_errors=True)
+        log.warning(
+            "the index was written with an earlier mapping; refilling %s from the change feed",
+            self.generation,
+        )
+        return index
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -319,3 +319,28 @@ def test_other_replicas_follow_a_rebuild(cluster: ClusterBackend, url: str) -> N
     assert other.position() == fresh.position() == 11
     assert set(cluster._client.indices.get_alias(index=f"{ALIAS}*")) == {f"{ALIAS}-v2", f"{ALIAS}-meta"}
     other.close()
+
+
+def test_an_index_from_an_earlier_mapping_gets_the_new_fields(url: str) -> None:
+    """An upgrade that adds index fields keeps the live index and maps the fields into it."""
+    alias = "crm-test-upgrade"
+    earlier = mapping()
+    del earlier["properties"]["name_fuzzy"], earlier["properties"]["contact_fuzzy"]
+    client = ClusterBackend("opensearch", url, "crm-test-bootstrap", replicas=0)._client
+    client.indices.create(
+        index=f"{alias}-v1",
+        body={"settings": index_settings(replicas=0), "mappings": earlier, "aliases": {alias: {}}},
+    )
+    upgraded = ClusterBackend("opensearch", url, alias, replicas=0)
+    try:
+        assert upgraded.index == f"{alias}-v1"
+        properties = client.indices.get_mapping(index=f"{alias}-v1")[f"{alias}-v1"]["mappings"]["properties"]
+        assert properties["name_fuzzy"] == {"type": "keyword"}
+        upgraded.apply([documents.build(snapshot(1, "张三丰"))], [], 1)
+        typo = q.Plan(
+            query=q.Bool(should=tuple(q.Term("name_fuzzy", k) for k in documents.fuzzy_keys("张山丰")))
+        )
+        assert names(upgraded.search(typo)) == ["张三丰"]
+    finally:
+        upgraded.drop()
+        upgraded.close()

@@ -177,8 +177,18 @@ def test_the_exact_name_comes_first(index: SearchBackend) -> None:
 def test_partial_names_and_typos(index: SearchBackend) -> None:
     assert names(find(index, "明辉"))[0] == "上海明辉精密机械有限公司"
     assert "张三丰" in names(find(index, "张山丰"))  # one wrong character
+    assert "张三丰" in names(find(index, "三张丰"))  # two characters swapped
+    assert "张三丰" in names(find(index, "张三丰丰"))  # one character too many
+    assert "单雄信" in names(find(index, "单熊信"))  # a homophone typed for the right character
+    assert "曾国藩" not in names(find(index, "曾果番"))  # two wrong characters are another name
     assert names(find(index, "zhangsna"))[:1] == ["张三"]  # one typo in the pinyin
     assert set(names(find(index, "华信"))) >= {"北京华信贸易有限公司", "广州华信电子有限公司"}
+
+
+def test_a_contact_is_found_with_a_typo_unless_contacts_are_hidden(index: SearchBackend) -> None:
+    assert "深圳云栖软件有限公司" in names(find(index, "陈晨晨"))
+    hidden = Caller(id="M1", roles=("marketing",), scope="all", hidden_fields=("contact",))
+    assert "深圳云栖软件有限公司" not in names(find(index, "陈晨晨", caller=hidden))
 
 
 def test_full_pinyin_and_initials(index: SearchBackend) -> None:

@@ -146,6 +146,34 @@ def test_search_catches_up_after_an_outage(running: Stack, api: httpx.Client) ->
     assert eventually(lambda: set(made) <= ids_once_up(api, query="停机期间客户", page_size=20), timeout=20)
 
 
+def test_customers_stay_searchable_while_tagging_is_down(running: Stack, api: httpx.Client) -> None:
+    made = api.post("/api/v1/customers", json=customer_data(name="标签保留测试有限公司")).json()
+    tag = api.post("/api/v1/tags", json={"name": "停机保留"}).json()
+    assert eventually(lambda: api.get(f"/api/v1/customers/{made['id']}/tags").status_code == 200)
+    assigned = api.post(f"/api/v1/customers/{made['id']}/tags", json={"tag_ids": [tag["id"]]})
+    assert assigned.status_code == 200, assigned.text
+
+    def hit(query: str, customer_id: str) -> dict[str, Any] | None:
+        return next((h for h in search(api, query=query)["items"] if h["id"] == customer_id), None)
+
+    assert eventually(lambda: (h := hit("标签保留测试", made["id"])) and h["tags"] == ["停机保留"])
+    running.stop_service("tagging")
+    try:
+        renamed = api.patch(
+            f"/api/v1/customers/{made['id']}",
+            json={"name": "标签保留更名有限公司"},
+            headers={"If-Match": f'"{made["version"]}"'},
+        )
+        assert renamed.status_code == 200, renamed.text
+        fresh = api.post("/api/v1/customers", json=customer_data(name="标签停机期间新客户有限公司")).json()
+        # Changes reach the index without the tagging service, and known tags are kept.
+        assert eventually(lambda: hit("标签停机期间新客户", fresh["id"]), timeout=10)
+        assert eventually(lambda: hit("标签保留更名", made["id"]), timeout=10)
+        assert hit("标签保留更名", made["id"])["tags"] == ["停机保留"]  # type: ignore[index]
+    finally:
+        running.start_service("tagging")
+
+
 def test_rebuild_while_answering(running: Stack, api: httpx.Client) -> None:
     before = search(api, query="", page_size=1)["total"]
     env = {
