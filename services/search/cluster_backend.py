@@ -19,7 +19,7 @@ import opensearchpy
 
 from services.search import query as q
 from services.search.backend import Hit, Result
-from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER
+from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER, prefix_field
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,8 @@ def render(node: q.Node) -> dict[str, Any]:
         case q.Terms(field, values):
             return {"terms": {field: [_value(field, v) for v in values]}}
         case q.Prefix(field, value, boost):
+            if indexed := prefix_field(field, value):
+                return {"constant_score": {"filter": {"term": {indexed: value}}, "boost": boost}}
             return {"prefix": {field: {"value": value, "boost": boost}}}
         case q.Fuzzy(field, value, distance, boost):
             if distance == 0:

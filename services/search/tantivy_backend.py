@@ -15,7 +15,7 @@ from tantivy import Document, FieldType, Filter, Occur, Order, Query, TextAnalyz
 
 from services.search import query as q
 from services.search.backend import Hit, Result
-from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER
+from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER, prefix_field
 
 log = logging.getLogger(__name__)
 _WRITER_HEAP = 128_000_000
@@ -207,6 +207,8 @@ class TantivyBackend:
             case q.Terms(field, values):
                 return Query.term_set_query(schema, field, [_value(field, v) for v in values])
             case q.Prefix(field, value, boost):
+                if indexed := prefix_field(field, value):
+                    return Query.const_score_query(Query.term_query(schema, indexed, value), boost)
                 prefix = Query.fuzzy_term_query(schema, field, value, distance=0, prefix=True)
                 return Query.boost_query(prefix, boost)
             case q.Fuzzy(field, value, distance, boost):

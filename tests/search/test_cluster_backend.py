@@ -110,6 +110,14 @@ def test_source_holds_indexed_values_as_tantivy_does() -> None:
         (q.Term("created_at", MAY_1), {"term": {"created_at": {"value": MAY_1_MS, "boost": 1.0}}}),
         (q.Terms("owner_id", ("S1", "S2")), {"terms": {"owner_id": ["S1", "S2"]}}),
         (q.Prefix("emails", "zhang", 4.0), {"prefix": {"emails": {"value": "zhang", "boost": 4.0}}}),
+        (  # a short prefix of a prefix-indexed field is one term
+            q.Prefix("name_pinyin", "zhang", 4.0),
+            {"constant_score": {"filter": {"term": {"name_pinyin_prefixes": "zhang"}}, "boost": 4.0}},
+        ),
+        (
+            q.Prefix("name_pinyin", "zhangsanfengzi", 4.0),
+            {"prefix": {"name_pinyin": {"value": "zhangsanfengzi", "boost": 4.0}}},
+        ),
         (
             q.Fuzzy("name_pinyin", "zhangsna", 1, 2.0),
             {

@@ -191,6 +191,17 @@ def test_a_contact_is_found_with_a_typo_unless_contacts_are_hidden(index: Search
     assert "深圳云栖软件有限公司" not in names(find(index, "陈晨晨", caller=hidden))
 
 
+def test_suggestions_complete_short_and_long_beginnings(index: SearchBackend) -> None:
+    def suggested(prefix: str) -> list[str]:
+        return [s["name"] for s in service.suggest(backend=index, caller=ADMIN, prefix=prefix, limit=5)]
+
+    assert suggested("上")[:1] == ["上海明辉精密机械有限公司"]
+    assert suggested("上海明辉精")[:1] == ["上海明辉精密机械有限公司"]  # beyond the indexed prefixes
+    assert set(suggested("zhang")[:2]) == {"张三", "张三丰"}
+    assert suggested("shanghaiminghuij")[:1] == ["上海明辉精密机械有限公司"]  # a long pinyin beginning
+    assert suggested("chongqingchang")[:1] == ["重庆长安汽车股份有限公司"]
+
+
 def test_full_pinyin_and_initials(index: SearchBackend) -> None:
     assert names(find(index, "zhangsan"))[0] == "张三"
     assert names(find(index, "zs"))[0] == "张三"
