@@ -19,6 +19,7 @@ def main() -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=settings.keepalive_seconds,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 

@@ -3,8 +3,6 @@
 import threading
 from typing import Any
 
-from google.protobuf import json_format
-
 from crm.search.v1 import search_pb2 as pb
 from crm.search.v1 import search_pb2_grpc
 from services.common import identity
@@ -28,9 +26,28 @@ class LiveIndex:
         self.backend = backend
 
 
+_HIT_TEXT = tuple(
+    f.name for f in pb.CustomerHit.DESCRIPTOR.fields if f.type == f.TYPE_STRING and not f.is_repeated
+)
+_HIT_TIMES = ("last_order_at", "last_follow_up_at", "created_at")
+
+
 def _hit(data: dict[str, Any]) -> pb.CustomerHit:
-    data = {k: v for k, v in data.items() if v is not None}
-    return json_format.ParseDict(data, pb.CustomerHit(), ignore_unknown_fields=True)
+    """A shaped hit as its message, field by field (json_format took longer than the search)."""
+    hit = pb.CustomerHit(
+        **{name: data[name] for name in _HIT_TEXT if data.get(name)},
+        contacts=[
+            pb.ContactHit(name=c["name"], phones=c.get("phones") or [], emails=c.get("emails") or [])
+            for c in data.get("contacts") or []
+        ],
+        tags=data.get("tags") or [],
+        score=data.get("score") or 0.0,
+        highlights=data.get("highlights") or {},
+    )
+    for name in _HIT_TIMES:
+        if data.get(name):
+            getattr(hit, name).FromJsonString(data[name])
+    return hit
 
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):

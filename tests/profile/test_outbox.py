@@ -87,7 +87,8 @@ def test_change_events_reach_the_log_in_order_and_wait_while_it_is_down(stack: S
 
         # With the log down, changes still succeed and their events wait in the archive.
         stack.stop_service("auth")
-        later = [create(name) for name in ("宁波甬江机械有限公司", "温州瓯海眼镜有限公司", "绍兴柯桥纺织有限公司")]
+        names = ("宁波甬江机械有限公司", "温州瓯海眼镜有限公司", "绍兴柯桥纺织有限公司")
+        later = [create(name) for name in names]
         assert pending(db_url) == 3
         assert eventually(lambda: metric(stack, "crm_profile_audit_outbox_pending") == 3, 5)
 
