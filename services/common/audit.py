@@ -78,6 +78,27 @@ class AuditRecorder:
         """Record one event (the arguments of `event`) and return its seq; AuditUnavailable if not."""
         return self.ship([self.event(**event)])[0]
 
+    def start(self, **event: Any) -> Callable[[], int]:
+        """Start recording one event and go on working: the call returned gives its seq once
+        recorded, or raises AuditUnavailable. Answer only after calling it."""
+        events = [self.event(**event)]
+        try:
+            pending = self._stub.RecordAuditEvents.future(
+                auth_pb2.RecordAuditEventsRequest(events=events),
+                metadata=list(self._metadata()),
+                timeout=self._deadline,
+            )
+        except DomainError as exc:
+            raise _unavailable(events, exc) from exc
+
+        def recorded() -> int:
+            try:
+                return int(pending.result().seqs[0])
+            except grpc.RpcError as exc:
+                raise _unavailable(events, exc) from exc
+
+        return recorded
+
     def ship(self, events: Sequence[auth_pb2.AuditEvent]) -> list[int]:
         """Record events in order, all or none; their seqs, or AuditUnavailable."""
         try:
@@ -87,16 +108,16 @@ class AuditRecorder:
                 timeout=self._deadline,
             )
         except (grpc.RpcError, DomainError) as exc:
-            code = exc.code if isinstance(exc, DomainError) else getattr(exc, "code", lambda: None)()
-            actions = sorted({e.action for e in events})
-            log.error(
-                "audit events not recorded", extra={"actions": actions, "code": getattr(code, "name", code)}
-            )
-            raise AuditUnavailable(
-                f"the audit log is unavailable, so {', '.join(actions)} was not done"
-            ) from exc
+            raise _unavailable(events, exc) from exc
         return [int(seq) for seq in reply.seqs]
 
     def close(self) -> None:
         """Close the channel to the auth service."""
         self._channel.close()
+
+
+def _unavailable(events: Sequence[auth_pb2.AuditEvent], exc: Exception) -> AuditUnavailable:
+    code = exc.code if isinstance(exc, DomainError) else getattr(exc, "code", lambda: None)()
+    actions = sorted({e.action for e in events})
+    log.error("audit events not recorded", extra={"actions": actions, "code": getattr(code, "name", code)})
+    return AuditUnavailable(f"the audit log is unavailable, so {', '.join(actions)} was not done")

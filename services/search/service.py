@@ -49,9 +49,20 @@ def _decode(token: str) -> dict[str, Any]:
     return data
 
 
-def search(
+@dataclass
+class Prepared:
+    """A checked request, ready to run."""
+
+    plan: q.Plan
+    caller: Caller
+    text: str
+    sort: str
+    size: int
+    offset: int
+
+
+def prepare(
     *,
-    backend: SearchBackend,
     caller: Caller,
     text: str,
     cond: common_pb2.Condition | None,
@@ -59,8 +70,8 @@ def search(
     size: int,
     token: str,
     facets: list[str],
-) -> Page:
-    """One page of customers matching text and conditions within the caller's scope."""
+) -> Prepared:
+    """Check a request and plan it; InvalidArgument or PermissionDenied before anything runs."""
     if size < 0 or size > MAX_PAGE_SIZE:
         raise _bad("page_size", f"must be between 1 and {MAX_PAGE_SIZE}")
     size = size or DEFAULT_PAGE_SIZE
@@ -80,6 +91,12 @@ def search(
         raise _bad(
             "page_token", f"relevance results end at {MAX_RELEVANCE_DEPTH}; sort by a field to go deeper"
         )
+    return Prepared(plan, caller, text, sort, size, offset)
+
+
+def run(backend: SearchBackend, prepared: Prepared) -> Page:
+    """One page of a prepared search, shaped for its caller."""
+    plan, size, offset, sort = prepared.plan, prepared.size, prepared.offset, prepared.sort
     result: Result = backend.search(plan)
     next_token = ""
     if len(result.hits) == size:
@@ -91,8 +108,24 @@ def search(
         )
         if plan.sort.field or offset + size < min(result.total, MAX_RELEVANCE_DEPTH):
             next_token = _encode(state)
-    hits = [shape(hit, caller, text) for hit in result.hits]
+    hits = [shape(hit, prepared.caller, prepared.text) for hit in result.hits]
     return Page(hits, result.total, next_token, result.facets)
+
+
+def search(
+    *,
+    backend: SearchBackend,
+    caller: Caller,
+    text: str,
+    cond: common_pb2.Condition | None,
+    sort: str,
+    size: int,
+    token: str,
+    facets: list[str],
+) -> Page:
+    """One page of customers matching text and conditions within the caller's scope."""
+    prepared = prepare(caller=caller, text=text, cond=cond, sort=sort, size=size, token=token, facets=facets)
+    return run(backend, prepared)
 
 
 def shape(hit: Hit, caller: Caller, text: str) -> dict[str, Any]:

@@ -59,8 +59,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self._audit = audit
 
     def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Any) -> pb.SearchCustomersResponse:
-        page = service.search(
-            backend=self._live.backend,
+        prepared = service.prepare(
             caller=identity.current(),
             text=request.query,
             cond=request.filter if request.HasField("filter") else None,
@@ -69,8 +68,9 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             token=request.page_token,
             facets=list(request.facets),
         )
-        # The query text itself may hold personal data (a phone number): only its shape is kept.
-        self._audit.record(
+        # Recorded while the search runs, and waited for before anything is answered. The query
+        # text itself may hold personal data (a phone number): only its shape is kept.
+        recorded = self._audit.start(
             caller=identity.current(),
             action="customer.search",
             target="customers",
@@ -78,10 +78,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 "query_length": len(request.query),
                 "filtered": request.HasField("filter"),
                 "sort": request.sort,
-                "returned": len(page.hits),
-                "total": page.total,
+                "page_size": prepared.size,
+                "facets": list(request.facets),
             },
         )
+        page = service.run(self._live.backend, prepared)
+        recorded()
         return pb.SearchCustomersResponse(
             hits=[_hit(h) for h in page.hits],
             total=page.total,

@@ -259,6 +259,9 @@ def test_the_recorder_fails_closed_when_the_log_is_down() -> None:
         with pytest.raises(AuditUnavailable) as caught:
             recorder.record(caller=REP, action="customer.read", target="customer:C1")
         assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+        recorded = recorder.start(caller=REP, action="customer.search", target="customers")
+        with pytest.raises(AuditUnavailable):
+            recorded()  # started alongside the work, it still fails the answer
     finally:
         recorder.close()
 
@@ -298,6 +301,7 @@ def test_services_record_and_auditors_read_over_grpc(auth_address: str) -> None:
         )
         second = recorder.record(caller=REP, action="customer.delete", target="customer:C1", outcome="denied")
         assert second == first + 1
+        assert recorder.start(caller=OTHER_REP, action="customer.search", target="customers")() == second + 1
         # Anyone without audit:write is refused, and the refusal is the recorder's AuditUnavailable.
         with pytest.raises(AuditUnavailable):
             AuditRecorder(auth_address, metadata=REP.to_metadata).record(
@@ -333,7 +337,7 @@ def test_services_record_and_auditors_read_over_grpc(auth_address: str) -> None:
         )
         assert earliest.details_json == '{"v":2}' and latest.outcome == "denied"
         verified = stub.VerifyAuditLog(pb.VerifyAuditLogRequest(), metadata=AUDITOR.to_metadata(), timeout=5)
-        assert (verified.ok, verified.checked, verified.first_bad_seq) == (True, 2, 0)
+        assert (verified.ok, verified.checked, verified.first_bad_seq) == (True, 3, 0)
 
 
 def test_api_clients_record_with_their_access_tokens(auth_address: str) -> None:
