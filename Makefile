@@ -33,7 +33,7 @@ protos: install  ## Regenerate gen/ from proto/.
 bench: install  ## Gateway read/create throughput against the SPEC targets.
 	$(PY) -m bench.gateway_throughput
 
-bench-search: install  ## Search latency over 1,000,000 generated customers (about 10 minutes).
+bench-search: install  ## Search latency over 1,000,000 generated customers (about 20 minutes).
 	$(PY) -m bench.search_latency
 
 bench-segments: install  ## A 3-condition segment over 1,000,000 customers, and one change's update time.

@@ -17,6 +17,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import Gauge
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
@@ -108,6 +109,11 @@ class Outbox:
         OLDEST.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0)
 
     def _run(self) -> None:
+        # Background work of no request: its statements would each start a trace of their own.
+        with suppress_instrumentation():
+            self._loop()
+
+    def _loop(self) -> None:
         backoff = self._poll
         while True:
             self._wake.clear()
