@@ -389,3 +389,17 @@ def test_masked_contacts_are_shown_in_part_and_not_searchable(index: SearchBacke
     hit = find(index, "张三", caller=MASKED).hits[0]
     assert hit["contacts"][0]["phones"] == ["138****5678"]
     assert names(find(index, "13812345678", caller=MASKED)) == []
+
+
+def test_newest_first_holds_across_days_past_the_999th_customer(backend: SearchBackend) -> None:
+    ids = ["C20240501999", "C202405011000", "C20240502001", "C202405021234"]
+    docs = []
+    for n, customer_id in enumerate(ids):
+        snapshot = customer(n + 1, f"跨日排序{n}号有限公司")
+        snapshot["id"] = customer_id
+        docs.append(documents.build(snapshot))
+    backend.apply(docs, [], len(docs))
+    newest = service.search(
+        backend=backend, caller=ADMIN, text="", cond=None, sort="-created_at", size=10, token="", facets=[]
+    )
+    assert [h["id"] for h in newest.hits] == list(reversed(ids))
