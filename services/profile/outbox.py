@@ -14,6 +14,7 @@ Reads are not changes: they stay audited synchronously before the data is return
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 # The central log's limit of events per call.
 BATCH = 100
 MAX_BACKOFF_SECONDS = 30.0
+# The metrics are refreshed at most this often: under load a batch is shipped after every commit.
+MEASURE_SECONDS = 1.0
 
 PENDING = Gauge("crm_profile_audit_outbox_pending", "Audit events of changes not yet in the central log.")
 OLDEST = Gauge(
@@ -48,6 +51,7 @@ class Outbox:
         self._poll = poll_seconds
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._measured = float("-inf")
         self._thread = threading.Thread(target=self._run, name="audit-outbox", daemon=True)
 
     def add(self, session: Session, **fields: Any) -> None:
@@ -99,6 +103,9 @@ class Outbox:
         session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([r.id for r in rows])))
 
     def _measure(self) -> None:
+        if time.monotonic() - self._measured < MEASURE_SECONDS:
+            return
+        self._measured = time.monotonic()
         try:
             with self._db.session_scope(readonly=True) as session:
                 count, oldest = session.execute(select(func.count(), func.min(OutboxEvent.created_at))).one()
