@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install up down test lint protos bench bench-search bench-segments clean
+.PHONY: install services up down test lint protos bench bench-search bench-segments clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ up: install  ## Start every service in embedded mode with demo data; prints the 
 down:  ## Stop what `make up` started.
 	@test -x $(PY) && $(PY) -m scripts.stack down || echo "not running"
 
-test: install  ## Run the whole test suite.
+services:  ## Start PostgreSQL and Redis for the tests (installs them from Debian's packages as root).
+	scripts/services up
+
+test: install services  ## Run the whole test suite.
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install  ## ruff check and format check.

@@ -20,6 +20,8 @@ from services.profile.keyring import Keyring, keystore_url, open_archive
 PG_HOST = os.environ.get("CRM_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CRM_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("CRM_TEST_PG_USER", "postgres")
+REDIS_HOST = os.environ.get("CRM_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("CRM_TEST_REDIS_PORT", "6379"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -38,7 +40,7 @@ def need_server(name: str, host: str, port: int) -> None:
     message = f"{name} is not reachable on {host}:{port}"
     if IN_CI:
         pytest.fail(f"{message} (CI=true: servers are required)")
-    pytest.skip(f"{message}; start it to run these tests")
+    pytest.skip(f"{message}; `make services` starts it (as root on Debian)")
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +97,7 @@ def db(db_url: str, keyring: Keyring) -> Iterator[Database]:
 @pytest.fixture
 def admin() -> Caller:
     """A caller who may reach every record."""
-    return Caller(id="u-admin", roles=("admin",), scope="all")
+    return Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",))
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
-"""The Celery worker and beat for real (SQLite broker, no server): the scheduled evaluation
-applies a time-based rule that no data change triggered, and is audited."""
+"""The Celery worker and beat for real, on the embedded SQLite broker and on production's Redis:
+the scheduled evaluation applies a time-based rule that no data change triggered, and is audited."""
 
 import json
 import time
 from pathlib import Path
 
 import grpc
+import pytest
+import redis
 from sqlalchemy import update
 
 from crm.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -13,11 +15,23 @@ from scripts.stack import Stack
 from services.common.db import Database
 from services.tagging import migrate, rules, service
 from services.tagging.models import Rule
+from tests.conftest import REDIS_HOST, REDIS_PORT, need_server
 from tests.tagging.conds import all_, behavior, field
 from tests.tagging.conftest import ADMIN, load_dataset
 
 
-def test_beat_and_worker_evaluate_rules_on_a_schedule(tmp_path: Path) -> None:
+def broker_env(broker: str) -> dict[str, str]:
+    """The stack's broker setting: the embedded default, or an emptied database on the real Redis."""
+    if broker == "sqlite":
+        return {}
+    need_server("Redis", REDIS_HOST, REDIS_PORT)
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/13"  # its own database: test_idempotency uses 14
+    redis.Redis.from_url(url).flushdb()  # no task left over from an earlier run
+    return {"CRM_BROKER_URL": url}
+
+
+@pytest.mark.parametrize("broker", ["sqlite", "redis"])
+def test_beat_and_worker_evaluate_rules_on_a_schedule(tmp_path: Path, broker: str) -> None:
     url = f"sqlite:///{tmp_path / 'tagging.db'}"
     migrate.upgrade(url)
     db = Database(url, service="tagging")
@@ -32,7 +46,7 @@ def test_beat_and_worker_evaluate_rules_on_a_schedule(tmp_path: Path) -> None:
         )
         # Enabled behind the service's back: only the scheduled evaluation can apply it now.
         session.execute(update(Rule).where(Rule.id == rule.id).values(enabled=True))
-    stack = Stack(data_dir=tmp_path, env={"CRM_TAGGING_SCHEDULE_SECONDS": "1"})
+    stack = Stack(data_dir=tmp_path, env={"CRM_TAGGING_SCHEDULE_SECONDS": "1", **broker_env(broker)})
     stack.migrate()
     stack.start_service("auth")
     try:
