@@ -4,16 +4,16 @@ import argparse
 import json
 import sys
 
-import grpc
-
 from crm.search.v1 import search_pb2, search_pb2_grpc
-from services.common import identity, metrics, telemetry
+from services.common import grpc_client, identity, metrics, telemetry
 from services.common import logging as crm_logging
 from services.search import server
 from services.search.backend import open_backend
 from services.search.settings import SearchSettings
 
-ADMIN = identity.Caller(id="ops:search-cli", kind="service", roles=("admin",), scope="all")
+ADMIN = identity.Caller(
+    id="ops:search-cli", kind="service", scope="all", permissions=("search:rebuild", "search:status")
+)
 
 
 def main() -> None:
@@ -25,10 +25,10 @@ def main() -> None:
     crm_logging.setup(server.SERVICE, settings.log_level)
     if args.command == "serve":
         telemetry.setup(server.SERVICE)
-        metrics.serve_metrics(settings.metrics_port)
+        metrics.serve_metrics(settings.metrics_port, settings.metrics_host())
         server.serve(settings, open_backend(settings))
         return
-    with grpc.insecure_channel(settings.listen_address) as channel:
+    with grpc_client.channel(settings.listen_address, settings) as channel:
         stub = search_pb2_grpc.SearchServiceStub(channel)
         md = ADMIN.to_metadata()
         if args.command == "rebuild":

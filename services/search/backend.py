@@ -4,10 +4,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import grpc
+
+from services.common.errors import DomainError
 from services.search.query import Plan
 
 if TYPE_CHECKING:
     from services.search.settings import SearchSettings
+
+
+class BackendUnavailable(DomainError):
+    """The search engine cannot be reached or cannot serve now (down, restarting, overloaded).
+
+    Searches answer UNAVAILABLE; the indexer retries, from its recorded position, until it is back.
+    """
+
+    code = grpc.StatusCode.UNAVAILABLE
 
 
 @dataclass

@@ -9,7 +9,7 @@ a document in `<alias>-meta` whose id is the index name, written after the docum
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,7 +18,7 @@ import elasticsearch
 import opensearchpy
 
 from services.search import query as q
-from services.search.backend import Hit, Result
+from services.search.backend import BackendUnavailable, Hit, Result
 from services.search.documents import FIELDS, MAPPING, NGRAM_ANALYZER, prefix_field
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,12 @@ TRACK_TOTAL_HITS = 10_000
 FUZZY_MAX_EXPANSIONS = 50
 DATE_FORMAT = "strict_date_optional_time||epoch_millis"
 _TIMEOUT_SECONDS = 30.0
+# Statuses of an engine that is overloaded, restarting or recovering shards: worth a retry.
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
 
 
 class BulkError(RuntimeError):
-    """Some documents of a bulk write were refused; the feed position was not recorded."""
+    """Some documents of a bulk write were refused for good; the feed position was not recorded."""
 
     def __init__(self, failures: list[dict[str, Any]]) -> None:
         self.failures = failures
@@ -49,10 +51,16 @@ class BulkError(RuntimeError):
 
 
 def mapping() -> dict[str, Any]:
-    """The index mapping derived from documents.MAPPING (unknown fields are refused)."""
+    """The index mapping derived from documents.MAPPING (unknown fields are refused).
+
+    Multi-valued keywords keep norms, as tantivy does: a customer whose field holds fewer values
+    (one phone rather than three, a name with one reading) scores higher on a match there.
+    """
     properties: dict[str, Any] = {}
     for spec in MAPPING:
-        if spec.kind == "keyword":
+        if spec.kind == "keyword" and spec.multi:
+            properties[spec.name] = {"type": "keyword", "norms": True}
+        elif spec.kind == "keyword":
             properties[spec.name] = {"type": "keyword"}
         elif spec.kind == "text":
             properties[spec.name] = {"type": "text", "analyzer": NGRAM_ANALYZER}
@@ -94,6 +102,11 @@ def _value(field_name: str, value: Any) -> Any:
     if FIELDS[field_name].kind == "date" and isinstance(value, datetime):
         return _millis(value)
     return value
+
+
+def _transient(outcome: dict[str, Any]) -> bool:
+    """A bulk item refused because the engine could not take it now (queue full, shard not ready)."""
+    return int(outcome.get("status") or 0) in TRANSIENT_STATUSES
 
 
 def _superseded(outcome: dict[str, Any]) -> bool:
@@ -234,16 +247,22 @@ class Connection:
     client: Any
     not_found: type[Exception]
     request_error: type[Exception]
+    # Raised when the engine cannot be reached at all (refused, timed out).
+    unreachable: type[Exception]
 
     @classmethod
     def open(cls, kind: Kind, url: str) -> "Connection":
         """Connect with the engine's own client (the elasticsearch client only talks to Elasticsearch)."""
         if kind == "elasticsearch":
             client: Any = elasticsearch.Elasticsearch(url, request_timeout=_TIMEOUT_SECONDS)
-            return cls(client, elasticsearch.NotFoundError, elasticsearch.ApiError)
+            return cls(
+                client, elasticsearch.NotFoundError, elasticsearch.ApiError, elasticsearch.TransportError
+            )
         if kind == "opensearch":
             client = opensearchpy.OpenSearch(hosts=[url], timeout=_TIMEOUT_SECONDS)
-            return cls(client, opensearchpy.NotFoundError, opensearchpy.TransportError)
+            return cls(
+                client, opensearchpy.NotFoundError, opensearchpy.TransportError, opensearchpy.ConnectionError
+            )
         raise ValueError(f"unknown cluster kind {kind!r}")
 
 
@@ -354,6 +373,18 @@ class ClusterBackend:
             if "resource_already_exists_exception" not in str(exc):
                 raise
 
+    @contextlib.contextmanager
+    def _available(self) -> Iterator[None]:
+        """Turn the engine being down, restarting or overloaded into BackendUnavailable."""
+        try:
+            yield
+        except self._connection.unreachable as exc:
+            raise BackendUnavailable(f"{self.kind} at {self.url} cannot be reached: {exc}") from exc
+        except self._connection.request_error as exc:
+            if getattr(exc, "status_code", None) in TRANSIENT_STATUSES:
+                raise BackendUnavailable(f"{self.kind} cannot serve now: {exc}") from exc
+            raise
+
     # -- writing ---------------------------------------------------------------------------
 
     def apply(
@@ -382,47 +413,54 @@ class ClusterBackend:
         for document in upserts:
             operations += [{"index": action(document["id"])}, source(document)]
         operations += [{"delete": action(customer_id)} for customer_id in deletes]
-        if operations:
-            response = self._client.bulk(body=operations, refresh="true")
-            failures = [
-                outcome
-                for item in response["items"]
-                for outcome in item.values()
-                if outcome.get("error") is not None and not _superseded(outcome)
-            ]
-            if failures:
-                raise BulkError(failures)
-        self._client.index(index=self._meta, id=self._write, body={"position": position})
+        with self._available():
+            if operations:
+                response = self._client.bulk(body=operations, refresh="true")
+                failures = [
+                    outcome
+                    for item in response["items"]
+                    for outcome in item.values()
+                    if outcome.get("error") is not None and not _superseded(outcome)
+                ]
+                if any(not _transient(f) for f in failures):
+                    raise BulkError([f for f in failures if not _transient(f)])
+                if failures:
+                    # The batch is written again whole: versioned writes make that harmless.
+                    raise BackendUnavailable(f"{len(failures)} bulk item(s) not taken now: {failures[0]}")
+            self._client.index(index=self._meta, id=self._write, body={"position": position})
 
     def position(self) -> int:
         """The last feed position recorded for this index generation."""
-        try:
-            found = self._client.get(index=self._meta, id=self._write)
-        except self._connection.not_found:
-            return 0
-        return int(found["_source"]["position"])
+        return self._recorded(self._write)
 
     def count(self) -> int:
         """Documents in the index."""
-        return int(self._client.count(index=self._read)["count"])
+        with self._available():
+            return int(self._client.count(index=self._read)["count"])
 
     def feed_position(self, feed: str) -> int:
         """The last position recorded of another followed feed for this index generation."""
-        try:
-            found = self._client.get(index=self._meta, id=f"{self._write}#{feed}")
-        except self._connection.not_found:
-            return 0
+        return self._recorded(f"{self._write}#{feed}")
+
+    def _recorded(self, record: str) -> int:
+        with self._available():
+            try:
+                found = self._client.get(index=self._meta, id=record)
+            except self._connection.not_found:
+                return 0
         return int(found["_source"]["position"])
 
     def set_feed_position(self, feed: str, position: int) -> None:
         """Record another feed's position (after the writes it covers were refreshed)."""
-        self._client.index(index=self._meta, id=f"{self._write}#{feed}", body={"position": position})
+        with self._available():
+            self._client.index(index=self._meta, id=f"{self._write}#{feed}", body={"position": position})
 
     def sources(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The display fields of the documents with these ids."""
         if not ids:
             return {}
-        found = self._client.mget(index=self._read, body={"ids": list(ids)}, _source=["display"])
+        with self._available():
+            found = self._client.mget(index=self._read, body={"ids": list(ids)}, _source=["display"])
         return {d["_id"]: d["_source"]["display"] for d in found["docs"] if d.get("found")}
 
     # -- rebuilds --------------------------------------------------------------------------
@@ -492,5 +530,6 @@ class ClusterBackend:
 
     def search(self, plan: q.Plan) -> Result:
         """Run a plan: hits in order, total, facet counts."""
-        response = self._client.search(index=self._read, body=search_body(plan))
+        with self._available():
+            response = self._client.search(index=self._read, body=search_body(plan))
         return result_of(plan, response)

@@ -9,8 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from services.common import field_rules
 from services.profile import codes
-from services.search import pinyin
+from services.search import analysis, pinyin
 
 FieldKind = Literal["keyword", "text", "long", "date", "stored"]
 # Name of the Chinese 1-2 gram analyzer every backend defines the same way.
@@ -25,8 +26,8 @@ class FieldSpec:
     name: str
     kind: FieldKind
     multi: bool = False
-    # Fields a caller may be forbidden to see, by group (see Caller.hidden_fields).
-    group: str = ""
+    # The field group (services/common/field_rules.py) a caller must see to search on it.
+    group: str = field_rules.PUBLIC
 
 
 MAPPING: tuple[FieldSpec, ...] = (
@@ -39,15 +40,22 @@ MAPPING: tuple[FieldSpec, ...] = (
     FieldSpec("name_pinyin_prefixes", "keyword", multi=True),
     FieldSpec("name_initials", "keyword", multi=True),
     FieldSpec("name_syllables", "keyword", multi=True),
-    FieldSpec("contact_names", "text", multi=True, group="contact"),
-    FieldSpec("contact_exact", "keyword", multi=True, group="contact"),
-    FieldSpec("contact_fuzzy", "keyword", multi=True, group="contact"),
-    FieldSpec("contact_pinyin", "keyword", multi=True, group="contact"),
-    FieldSpec("contact_pinyin_prefixes", "keyword", multi=True, group="contact"),
-    FieldSpec("contact_initials", "keyword", multi=True, group="contact"),
-    FieldSpec("phones", "keyword", multi=True, group="contact"),
-    FieldSpec("phone_fragments", "keyword", multi=True, group="contact"),
-    FieldSpec("emails", "keyword", multi=True, group="contact"),
+    # Words of the name (services/search/analysis.py): Latin words folded, Han runs between them.
+    FieldSpec("name_words", "keyword", multi=True),
+    FieldSpec("name_word_prefixes", "keyword", multi=True),
+    FieldSpec("contact_names", "text", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_exact", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_fuzzy", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_pinyin", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_pinyin_prefixes", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_initials", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_words", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("contact_word_prefixes", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("phones", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("phone_fragments", "keyword", multi=True, group=field_rules.CONTACT),
+    FieldSpec("emails", "keyword", multi=True, group=field_rules.CONTACT),
+    # Local parts, domains and local-part words of the addresses.
+    FieldSpec("email_parts", "keyword", multi=True, group=field_rules.CONTACT),
     FieldSpec("tags", "keyword", multi=True),
     FieldSpec("kind", "keyword"),
     FieldSpec("industry_code", "keyword"),
@@ -56,19 +64,19 @@ MAPPING: tuple[FieldSpec, ...] = (
     FieldSpec("region_code", "keyword"),
     FieldSpec("region_path", "keyword", multi=True),
     FieldSpec("region_province", "keyword"),
-    FieldSpec("tier", "keyword"),
+    FieldSpec("tier", "keyword", group=field_rules.FINANCIAL),
     FieldSpec("status", "keyword"),
     FieldSpec("stage", "keyword"),
     FieldSpec("scale", "keyword"),
     FieldSpec("owner_id", "keyword"),
     FieldSpec("source_channel", "keyword"),
-    FieldSpec("deal_amount_12m", "long", group="financial"),
-    FieldSpec("last_order_at", "date"),
+    FieldSpec("deal_amount_12m", "long", group=field_rules.FINANCIAL),
+    FieldSpec("last_order_at", "date", group=field_rules.PURCHASE),
     FieldSpec("last_follow_up_at", "date"),
     FieldSpec("created_at", "date"),
     FieldSpec("updated_at", "date"),
     # Sort keys of optional times: epoch milliseconds, -1 when absent (sorts as the smallest).
-    FieldSpec("last_order_sort", "long"),
+    FieldSpec("last_order_sort", "long", group=field_rules.PURCHASE),
     FieldSpec("last_follow_up_sort", "long"),
     # Numeric form of the ID: the tie-breaker of every sort.
     FieldSpec("seq", "long"),
@@ -86,6 +94,8 @@ PREFIXES = {
     "name_exact": ("name_prefixes", 4),
     "name_pinyin": ("name_pinyin_prefixes", 12),
     "contact_pinyin": ("contact_pinyin_prefixes", 10),
+    "name_words": ("name_word_prefixes", 8),
+    "contact_words": ("contact_word_prefixes", 8),
 }
 
 
@@ -150,6 +160,15 @@ def _millis(value: str | None) -> int:
     return int(moment.timestamp() * 1000) if moment else -1
 
 
+def _words(name: str) -> list[str]:
+    """The words of a name holding Latin script (a Chinese-only name is matched by its n-grams)."""
+    return analysis.words(name) if analysis.has_latin(name) else []
+
+
+def _latin(words: list[str]) -> list[str]:
+    return [w for w in words if w.isascii()]
+
+
 def _fen(amount: str | None) -> int:
     return int(Decimal(amount or "0") * 100)
 
@@ -191,6 +210,9 @@ def build(customer: dict[str, Any], tags: list[str] | None = None) -> dict[str, 
     }
     name_exact = pinyin.normalize_query(name)
     contact_pinyin = sorted({r for cr in contact_readings for r in cr.full})
+    name_words = _words(name)
+    contact_words = sorted({w for c in contacts for w in _words(c["name"])})
+    emails = sorted({analysis.email(e) for c in contacts for e in c.get("emails") or []})
     return {
         "id": customer["id"],
         "name": name,
@@ -202,14 +224,19 @@ def build(customer: dict[str, Any], tags: list[str] | None = None) -> dict[str, 
         "name_pinyin": list(name_readings.full),
         "name_initials": list(name_readings.initials),
         "name_syllables": list(name_readings.syllables),
+        "name_words": name_words,
+        "name_word_prefixes": prefixes(_latin(name_words), PREFIXES["name_words"][1]),
         "contact_names": [c["name"] for c in contacts],
         "contact_exact": [pinyin.normalize_query(c["name"]) for c in contacts],
         "contact_fuzzy": sorted({k for c in contacts for k in fuzzy_keys(pinyin.normalize_query(c["name"]))}),
         "contact_pinyin": contact_pinyin,
         "contact_initials": sorted({r for cr in contact_readings for r in cr.initials}),
+        "contact_words": contact_words,
+        "contact_word_prefixes": prefixes(_latin(contact_words), PREFIXES["contact_words"][1]),
         "phones": phones,
         "phone_fragments": sorted({f for p in phones for f in phone_fragments(p)}),
-        "emails": sorted({e.lower() for c in contacts for e in c.get("emails") or []}),
+        "emails": emails,
+        "email_parts": sorted({p for e in emails for p in analysis.email_parts(e)}),
         "tags": sorted({t.lower() for t in tags or []}),
         "kind": customer.get("kind", ""),
         "industry_code": customer.get("industry_code", ""),

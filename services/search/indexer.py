@@ -15,7 +15,7 @@ from crm.profile.v1 import profile_pb2_grpc
 from crm.tagging.v1 import tagging_pb2 as tg
 from crm.tagging.v1 import tagging_pb2_grpc
 from services.search import documents
-from services.search.backend import SearchBackend
+from services.search.backend import BackendUnavailable, SearchBackend
 
 # The feed's action for a privacy erasure (see proto ReadChanges): the customer is gone for good.
 ERASED = "customer.erased"
@@ -170,18 +170,28 @@ class Indexer:
         return len(reply.changes)
 
     def run(self) -> None:
-        """Follow the feed until stop(); a missing profile service only delays catching up."""
+        """Follow the feed until stop(); a missing profile service or engine only delays catching up.
+
+        A failed step records nothing, so the next one starts again from the last position the
+        index holds: changes made meanwhile are read from the feed, none is skipped.
+        """
         backoff = self._poll
         while not self._stop.is_set():
             try:
                 applied = self.step()
-                backoff = self._poll
             except grpc.RpcError as exc:
                 log.warning("change feed unavailable: %s; retrying in %.1fs", exc.code(), backoff)
-                applied = 0
-                backoff = min(backoff * 2, 5.0)
-            if not applied:
-                self._stop.wait(backoff)
+            except BackendUnavailable as exc:
+                log.warning("search index unavailable: %s; retrying in %.1fs", exc, backoff)
+            except Exception:  # noqa: BLE001 - a dead indexer thread would stop indexing silently
+                log.exception("indexing a batch failed; retrying in %.1fs", backoff)
+            else:
+                backoff = self._poll
+                if not applied:
+                    self._stop.wait(backoff)
+                continue
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread."""

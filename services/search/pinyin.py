@@ -28,6 +28,8 @@ from functools import lru_cache
 from pypinyin import Style, lazy_pinyin, pinyin
 from pypinyin.constants import PINYIN_DICT
 
+from services.search import analysis
+
 __all__ = [
     "COMPOUND_SURNAMES",
     "GIVEN_NAME_HETERONYMS",
@@ -273,14 +275,14 @@ def readings(text: str, *, person: bool) -> Readings:
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _readings(text: str, person: bool) -> Readings:
-    text = unicodedata.normalize("NFKC", text).strip()
+    text = analysis.fold(text).strip()
     slots = _person_slots(text) if person else _company_slots(text)
     return _combine(slots)
 
 
 def normalize_query(text: str) -> str:
-    """Query text in the shape of the readings: NFKC, lower-case, no spaces or apostrophes."""
-    return _QUERY_STRIP.sub("", unicodedata.normalize("NFKC", text).lower())
+    """Query text in the shape of the readings: folded (analysis.fold), no spaces or apostrophes."""
+    return _QUERY_STRIP.sub("", analysis.fold(text))
 
 
 def is_pinyin_like(text: str) -> bool:

@@ -10,10 +10,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from crm.common.v1 import common_pb2
+from services.common import field_rules
 from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.common.identity import Caller
 from services.profile import codes
-from services.search import pinyin
+from services.search import analysis, pinyin
 from services.search.documents import FIELDS, MIN_PHONE_FRAGMENT, fuzzy_keys
 
 MAX_QUERY_LENGTH = 100
@@ -147,9 +148,8 @@ def _bad(field_path: str, message: str) -> InvalidArgument:
 
 
 def visible(caller: Caller, index_field: str) -> bool:
-    """Whether the caller may search an index field (not for groups hidden or only masked)."""
-    group = FIELDS[index_field].group
-    return group not in caller.hidden_fields and group not in caller.masked_fields
+    """Whether the caller may search, sort or count on an index field (field_rules.may_use)."""
+    return field_rules.may_use(caller, FIELDS[index_field].group)
 
 
 def scope_filter(caller: Caller) -> Node | None:
@@ -178,7 +178,16 @@ def text_query(text: str, caller: Caller) -> Node:
     ):
         shoulds.append(Term("phone_fragments", digits[-11:] if len(digits) > 11 else digits, 10.0))
     if contacts and "@" in raw:
-        shoulds += [Term("emails", norm, 10.0), Prefix("emails", norm, 4.0)]
+        address = analysis.email(raw)
+        shoulds += [Term("emails", address, 10.0), Prefix("emails", address, 4.0)]
+    elif contacts and " " not in raw.strip() and analysis.has_latin(raw):
+        # A local part ("john.smith") or a domain ("acme.com") of an address: with a dot, an
+        # underscore or a plus in it, it names an address first and the names sharing its words next.
+        part = analysis.email(raw)
+        shoulds.append(Term("email_parts", part, 40.0 if any(ch in part for ch in "._+") else 6.0))
+    shoulds += _word_clauses(analysis.words(raw), "name_words", 1.0)
+    if contacts:
+        shoulds += _word_clauses(analysis.words(raw), "contact_words", 0.5)
     shoulds.append(Term("tags", raw.lower(), 3.0))
     if pinyin.is_pinyin_like(norm):
         shoulds += _pinyin_clauses(norm, "name_pinyin", "name_initials", 1.0)
@@ -201,6 +210,29 @@ def text_query(text: str, caller: Caller) -> Node:
             if short:
                 shoulds += [Term("contact_fuzzy", key, 1.5) for key in fuzzy_keys(norm)]
     return Bool(should=tuple(shoulds), minimum_should_match=1)
+
+
+# Shortest Latin word matched within one edit, and within two.
+MIN_FUZZY_WORD = 4
+MIN_FUZZY_WORD_2 = 8
+
+
+def _word_clauses(words: list[str], field_name: str, weight: float) -> list[Node]:
+    """Each word of the query as a whole word, as the beginning of one, and within a typo or two.
+
+    Weights rank a whole-name match (name_exact, 20) first, then whole words (6 each), then
+    beginnings (3) and typos (1.5): a name matching more words of the query comes first among those.
+    """
+    clauses: list[Node] = []
+    for word in words:
+        clauses.append(Term(field_name, word, 6.0 * weight))
+        if not word.isascii():
+            continue
+        clauses.append(Prefix(field_name, word, 3.0 * weight))
+        if len(word) >= MIN_FUZZY_WORD:
+            distance = 2 if len(word) >= MIN_FUZZY_WORD_2 else 1
+            clauses.append(Fuzzy(field_name, word, distance, 1.5 * weight))
+    return clauses
 
 
 def _distance(text: str) -> int:
@@ -365,6 +397,8 @@ def facets_of(names: list[str], caller: Caller) -> tuple[str, ...]:
     for name in names:
         if name not in FACETS:
             raise _bad("facets", f"{name!r} is not a facet; use {', '.join(FACETS)}")
+        if not visible(caller, FACETS[name]):
+            raise PermissionDenied(f"you may not count customers by {name}")
     return tuple(dict.fromkeys(FACETS[n] for n in names))
 
 

@@ -7,12 +7,11 @@ import grpc
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
 from crm.tagging.v1 import tagging_pb2_grpc
-from services.common import authn, grpc_server
+from services.common import authn, grpc_client, grpc_server, page_tokens
 from services.common.audit import AuditRecorder
-from services.common.grpc_client import CHANNEL_OPTIONS
 from services.search.backend import SearchBackend
 from services.search.indexer import SCOPES, Indexer
-from services.search.servicer import LiveIndex, SearchServicer
+from services.search.servicer import PERMISSIONS, LiveIndex, SearchServicer
 from services.search.settings import SearchSettings
 
 log = logging.getLogger(__name__)
@@ -31,13 +30,14 @@ def create_server(
         metadata=credentials.metadata,
         deadline_seconds=settings.rpc_deadline_seconds,
         source=SERVICE,
+        settings=settings,
     )
     indexer = None
     if settings.run_indexer:
-        channel = grpc.insecure_channel(settings.profile_addr, options=CHANNEL_OPTIONS)
+        channel = grpc_client.channel(settings.profile_addr, settings)
         tagging = None
         if settings.tagging_addr:
-            tagging_channel = grpc.insecure_channel(settings.tagging_addr, options=CHANNEL_OPTIONS)
+            tagging_channel = grpc_client.channel(settings.tagging_addr, settings)
             tagging = tagging_pb2_grpc.TaggingServiceStub(tagging_channel)
         indexer = Indexer(
             lambda: live.backend,
@@ -48,14 +48,16 @@ def create_server(
             credentials=credentials.metadata,
             tagging=tagging,
         )
-    servicer = SearchServicer(live, indexer, audit)
+    servicer = SearchServicer(live, indexer, audit, page_tokens.from_settings(settings))
     server, port, readiness = grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
+        settings=settings,
         register=lambda s: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, s),
         service_names=[SERVICE_NAME],
         ready_check=lambda: _answers(live),
         authenticate=authn.authenticator(settings),
+        permissions=PERMISSIONS,
         audit=audit,
     )
     return server, port, readiness, indexer

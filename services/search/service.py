@@ -3,14 +3,15 @@
 import base64
 import html
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from crm.common.v1 import common_pb2
+from services.common import field_rules
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.identity import Caller
-from services.profile import visibility
-from services.search import pinyin
+from services.search import analysis, pinyin
 from services.search import query as q
 from services.search.backend import Hit, Result, SearchBackend
 
@@ -131,14 +132,10 @@ def search(
 def shape(hit: Hit, caller: Caller, text: str) -> dict[str, Any]:
     """A hit as the caller may see it, with the matched parts highlighted."""
     display = dict(hit.display)
-    if "financial" in caller.hidden_fields:
-        display["deal_amount_12m"] = ""
-    if "contact" in caller.hidden_fields:
-        display["contacts"] = []
-    elif "contact" in caller.masked_fields:
-        display["contacts"] = [visibility.masked_contact(c) for c in display["contacts"]]
-    if "financial" in caller.masked_fields:
-        display["deal_amount_12m"] = ""
+    gone = field_rules.unseen(caller)
+    if gone:
+        display = {k: "" if field_rules.CUSTOMER.get(k) in gone else v for k, v in display.items()}
+    display["contacts"] = [field_rules.contact(c, caller) for c in display.get("contacts") or []]
     display["score"] = hit.score
     display["highlights"] = highlights(display, text)
     return display
@@ -162,8 +159,10 @@ def highlights(display: dict[str, Any], text: str) -> dict[str, str]:
         return {}
     found: dict[str, str] = {}
     name = display["name"]
+    words = [w for w in analysis.words(text) if w.isascii()]
     marked = (
         _mark(name, text.strip())
+        or _word_mark(name, words)
         or _best_gram(name, norm)
         or _pinyin_mark(name, norm, display["kind"] == "individual")
     )
@@ -171,7 +170,7 @@ def highlights(display: dict[str, Any], text: str) -> dict[str, str]:
         found["name"] = marked
     digits = "".join(ch for ch in text if ch.isdigit())
     for contact in display.get("contacts", []):
-        if (m := _mark(contact["name"], text.strip())) or (
+        if (m := _mark(contact["name"], text.strip()) or _word_mark(contact["name"], words)) or (
             pinyin.is_pinyin_like(norm) and (m := _pinyin_mark(contact["name"], norm, True))
         ):
             found.setdefault("contacts.name", m)
@@ -182,6 +181,22 @@ def highlights(display: dict[str, Any], text: str) -> dict[str, str]:
             if m := _mark(email, text.strip()):
                 found.setdefault("contacts.emails", m)
     return found
+
+
+# A run of Latin-script letters and digits (full-width ones too) of a displayed name.
+_LATIN_RUN = re.compile(r"[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def _word_mark(value: str, words: list[str]) -> str | None:
+    """Highlight the first word of value that a query word begins, compared folded (Müller ~ muller)."""
+    if not words:
+        return None
+    for run in _LATIN_RUN.finditer(value):
+        folded = analysis.fold(run.group())
+        if any(folded.startswith(w) for w in words):
+            a, b = run.span()
+            return f"{html.escape(value[:a])}<em>{html.escape(value[a:b])}</em>{html.escape(value[b:])}"
+    return None
 
 
 def _best_gram(value: str, norm: str) -> str | None:

@@ -3,14 +3,29 @@
 import threading
 from typing import Any
 
+from google.protobuf import json_format
+
 from crm.search.v1 import search_pb2 as pb
 from crm.search.v1 import search_pb2_grpc
-from services.common import identity
+from services.common import identity, rpc_permissions
 from services.common.audit import AuditRecorder
-from services.common.errors import FailedPrecondition, PermissionDenied
+from services.common.errors import FailedPrecondition
+from services.common.page_tokens import PageTokens
 from services.search import service
 from services.search.backend import SearchBackend
 from services.search.indexer import Indexer
+
+# What each RPC needs; the server interceptor checks it before the servicer runs.
+PERMISSIONS = rpc_permissions.declare(
+    pb.DESCRIPTOR.services_by_name["SearchService"],
+    {
+        "SearchCustomers": "customer:read",
+        "SuggestCustomers": "customer:read",
+        "RebuildIndex": "search:rebuild",
+        # Counts and feed positions: operational, but the count of every customer is no rep's business.
+        "GetIndexStatus": "search:status",
+    },
+)
 
 
 class LiveIndex:
@@ -53,24 +68,30 @@ def _hit(data: dict[str, Any]) -> pb.CustomerHit:
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     """The gRPC face of search."""
 
-    def __init__(self, live: LiveIndex, indexer: Indexer | None, audit: AuditRecorder) -> None:
+    def __init__(
+        self, live: LiveIndex, indexer: Indexer | None, audit: AuditRecorder, tokens: PageTokens
+    ) -> None:
         self._live = live
         self._indexer = indexer
         self._audit = audit
+        self._tokens = tokens
 
     def SearchCustomers(self, request: pb.SearchCustomersRequest, context: Any) -> pb.SearchCustomersResponse:
+        caller = identity.current()
+        query = ["search", request.query, json_format.MessageToDict(request.filter), request.sort]
         prepared = service.prepare(
-            caller=identity.current(),
+            caller=caller,
             text=request.query,
             cond=request.filter if request.HasField("filter") else None,
             sort=request.sort,
             size=request.page_size,
-            token=request.page_token,
+            token=self._tokens.open(request.page_token, caller=caller, query=query),
             facets=list(request.facets),
         )
-        # Recorded while the search runs, and waited for before anything is answered. The query
-        # text itself may hold personal data (a phone number): only its shape is kept.
-        recorded = self._audit.start(
+        page = service.run(self._live.backend, prepared)
+        # Recorded with the customers it found, before anything is answered. The query text
+        # itself may hold personal data (a phone number): only its shape is kept.
+        self._audit.record(
             caller=identity.current(),
             action="customer.search",
             target="customers",
@@ -81,13 +102,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
                 "page_size": prepared.size,
                 "facets": list(request.facets),
             },
+            customers=[h["id"] for h in page.hits],
         )
-        page = service.run(self._live.backend, prepared)
-        recorded()
         return pb.SearchCustomersResponse(
             hits=[_hit(h) for h in page.hits],
             total=page.total,
-            next_page_token=page.next_token,
+            next_page_token=self._tokens.seal(page.next_token, caller=caller, query=query),
             facets=[
                 pb.Facet(name=name, buckets=[pb.FacetBucket(value=v, count=c) for v, c in buckets])
                 for name, buckets in _facet_names(page.facets).items()
@@ -104,13 +124,12 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
             caller=identity.current(),
             action="customer.suggest",
             target="customers",
-            details={"query_length": len(request.prefix), "returned": len(found)},
+            details={"query_length": len(request.prefix)},
+            customers=[s["customer_id"] for s in found],
         )
         return pb.SuggestCustomersResponse(suggestions=[pb.Suggestion(**s) for s in found])
 
     def RebuildIndex(self, request: pb.RebuildIndexRequest, context: Any) -> pb.RebuildIndexResponse:
-        if "admin" not in identity.current().roles:
-            raise PermissionDenied("only administrators rebuild the index")
         if self._indexer is None:
             raise FailedPrecondition("this replica does not run the indexer")
         if self._live.rebuilding:

@@ -1,6 +1,7 @@
-"""The cluster backend: its mapping and DSL (no server), and its index lifecycle on the osmem emulator."""
+"""The cluster backend: its mapping and DSL (no server), and its index lifecycle on each cluster."""
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -8,10 +9,12 @@ import pytest
 
 from services.search import documents
 from services.search import query as q
+from services.search.backend import BackendUnavailable
 from services.search.cluster_backend import (
     DATE_FORMAT,
     BulkError,
     ClusterBackend,
+    Connection,
     index_settings,
     mapping,
     render,
@@ -22,8 +25,8 @@ from services.search.cluster_backend import (
 from services.search.documents import MAPPING, NGRAM_ANALYZER
 from services.search.settings import SearchSettings
 from services.search.tantivy_backend import _ngram
+from tests.search.conftest import CLUSTERS, cluster_url, engine_kind
 
-ALIAS = "crm-test"
 MAY_1 = datetime(2024, 5, 1, tzinfo=UTC)
 MAY_1_MS = 1714521600000
 
@@ -62,7 +65,7 @@ def test_mapping_is_strict_and_follows_the_one_mapping() -> None:
     properties = generated["properties"]
     assert list(properties) == [spec.name for spec in MAPPING]
     assert properties["id"] == {"type": "keyword"}
-    assert properties["name_pinyin"] == {"type": "keyword"}
+    assert properties["name_pinyin"] == {"type": "keyword", "norms": True}  # scored by length, as tantivy
     assert properties["name"] == {"type": "text", "analyzer": NGRAM_ANALYZER}
     assert properties["contact_names"] == {"type": "text", "analyzer": NGRAM_ANALYZER}
     assert properties["seq"] == properties["deal_amount_12m"] == {"type": "long"}
@@ -70,6 +73,9 @@ def test_mapping_is_strict_and_follows_the_one_mapping() -> None:
     assert properties["display"] == {"type": "object", "enabled": False}
     kinds = {"keyword": "keyword", "text": "text", "long": "long", "date": "date", "stored": "object"}
     assert all(properties[s.name]["type"] == kinds[s.kind] for s in MAPPING)
+    assert all(
+        properties[s.name].get("norms") == (True if s.multi else None) for s in MAPPING if s.kind == "keyword"
+    )
 
 
 def test_settings_define_tantivys_ngram_analyzer() -> None:
@@ -220,35 +226,102 @@ def test_responses_become_results() -> None:
     assert (hit.display, hit.score, hit.sort_value, hit.seq) == ({"id": "C1"}, 0.0, 500, 20240501001)
 
 
+class _RefusingClient:
+    """Answers bulk writes with one refused item (a full queue cannot be provoked on demand)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.recorded: list[str] = []
+
+    def bulk(self, body: list[dict[str, Any]], refresh: str) -> dict[str, Any]:
+        error = {
+            "type": "es_rejected_execution_exception" if self.status == 429 else "mapper_parsing_exception"
+        }
+        return {"items": [{"index": {"_id": body[0]["index"]["_id"], "status": self.status, "error": error}}]}
+
+    def index(self, index: str, id: str, body: dict[str, Any]) -> None:
+        self.recorded.append(id)
+
+
+def _refusing(status: int) -> tuple[ClusterBackend, _RefusingClient]:
+    client = _RefusingClient(status)
+    backend = ClusterBackend.__new__(ClusterBackend)
+    backend.kind, backend.url, backend.alias = "opensearch", "http://127.0.0.1:9", ALIAS_OF_FAKES
+    backend._connection = Connection(client, KeyError, LookupError, ConnectionError)
+    backend._client, backend._meta, backend._write = client, f"{ALIAS_OF_FAKES}-meta", ALIAS_OF_FAKES
+    return backend, client
+
+
+ALIAS_OF_FAKES = "crm-fake"
+
+
+def test_items_the_engine_cannot_take_now_are_retried_not_refused() -> None:
+    busy, client = _refusing(429)
+    with pytest.raises(BackendUnavailable):  # the indexer backs off and writes the batch again
+        busy.apply([documents.build(snapshot(1, "张三"))], [], 5)
+    bad, refused = _refusing(400)
+    with pytest.raises(BulkError):
+        bad.apply([documents.build(snapshot(1, "张三"))], [], 5)
+    assert client.recorded == refused.recorded == []  # the position is not recorded either way
+
+
 def test_settings_choose_the_cluster() -> None:
     settings = SearchSettings(CRM_SEARCH_BACKEND="elasticsearch", ELASTICSEARCH_URL="")
     with pytest.raises(ValueError, match="ELASTICSEARCH_URL"):
         ClusterBackend.from_settings(settings)
 
 
-# -- on the emulator ------------------------------------------------------------------------------
+# -- on each cluster: the emulator, a real OpenSearch, a real Elasticsearch -------------------------
+
+
+Opener = Callable[..., ClusterBackend]
+
+
+@pytest.fixture(params=CLUSTERS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def url(osmem_clone: Any) -> str:
-    return str(osmem_clone.url)
+def url(request: pytest.FixtureRequest, kind: str) -> str:
+    return cluster_url(request, kind)
 
 
 @pytest.fixture
-def cluster(url: str) -> Iterator[ClusterBackend]:
-    opened = ClusterBackend("opensearch", url, ALIAS, replicas=0)
+def alias() -> str:
+    """An alias of this test's own, so tests sharing a session's engine never meet."""
+    return f"crm-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def opener(kind: str, url: str, alias: str) -> Iterator[Opener]:
+    """Opens backends on this test's cluster (this test's alias by default); closes them after."""
+    opened: list[ClusterBackend] = []
+
+    def open_backend(name: str = alias) -> ClusterBackend:
+        backend = ClusterBackend(engine_kind(kind), url, name, replicas=0)
+        opened.append(backend)
+        return backend
+
+    yield open_backend
+    for backend in opened:
+        backend.close()
+
+
+@pytest.fixture
+def cluster(opener: Opener) -> Iterator[ClusterBackend]:
+    opened = opener()
     yield opened
     opened.drop()
-    opened.close()
 
 
-def test_the_index_is_created_as_generated(cluster: ClusterBackend) -> None:
+def test_the_index_is_created_as_generated(cluster: ClusterBackend, alias: str) -> None:
     client = cluster._client
-    assert client.indices.get_alias(name=ALIAS) == {f"{ALIAS}-v1": {"aliases": {ALIAS: {}}}}
-    created = client.indices.get(index=f"{ALIAS}-v1")[f"{ALIAS}-v1"]
+    assert client.indices.get_alias(name=alias) == {f"{alias}-v1": {"aliases": {alias: {}}}}
+    created = client.indices.get(index=f"{alias}-v1")[f"{alias}-v1"]
     assert created["mappings"]["dynamic"] == "strict"
     assert created["mappings"]["properties"]["name"] == {"type": "text", "analyzer": NGRAM_ANALYZER}
-    tokens = client.indices.analyze(index=ALIAS, body={"analyzer": NGRAM_ANALYZER, "text": "张三丰 AB"})
+    tokens = client.indices.analyze(index=alias, body={"analyzer": NGRAM_ANALYZER, "text": "张三丰 AB"})
     assert [t["token"] for t in tokens["tokens"]] == _ngram().analyze("张三丰 AB")
 
 
@@ -268,13 +341,12 @@ def test_searches_find_what_was_applied(cluster: ClusterBackend) -> None:
     assert cluster.count() == 2
 
 
-def test_position_survives_reopening(cluster: ClusterBackend, url: str) -> None:
+def test_position_survives_reopening(cluster: ClusterBackend, opener: Opener) -> None:
     assert cluster.position() == 0
     cluster.apply([documents.build(snapshot(1, "张三"))], [], 42)
-    reopened = ClusterBackend("opensearch", url, ALIAS, replicas=0)
+    reopened = opener()
     assert reopened.index == cluster.index
     assert reopened.position() == 42 and reopened.count() == 1
-    reopened.close()
 
 
 def test_bulk_errors_raise_and_keep_the_position(cluster: ClusterBackend) -> None:
@@ -289,22 +361,23 @@ def test_bulk_errors_raise_and_keep_the_position(cluster: ClusterBackend) -> Non
     assert cluster.position() == 7
 
 
-def test_a_rebuild_swaps_the_alias_and_drops_the_old_index(cluster: ClusterBackend, url: str) -> None:
+def test_a_rebuild_swaps_the_alias_and_drops_the_old_index(
+    cluster: ClusterBackend, opener: Opener, alias: str
+) -> None:
     cluster.apply([documents.build(snapshot(1, "张三"))], [], 10)
     fresh = cluster.begin_rebuild()
-    assert fresh.index == f"{ALIAS}-v2" and fresh.position() == 0 and fresh.count() == 0
+    assert fresh.index == f"{alias}-v2" and fresh.position() == 0 and fresh.count() == 0
     fresh.apply([documents.build(snapshot(1, "张三")), documents.build(snapshot(2, "李四"))], [], 12)
     assert names(cluster.search(q.Plan(query=q.MatchAll()))) == ["张三"]  # the live one until the swap
     cluster.finish_rebuild(fresh)
-    assert cluster._client.indices.get_alias(index=f"{ALIAS}*") == {
-        f"{ALIAS}-v2": {"aliases": {ALIAS: {}}},
-        f"{ALIAS}-meta": {"aliases": {}},
+    assert cluster._client.indices.get_alias(index=f"{alias}*") == {
+        f"{alias}-v2": {"aliases": {alias: {}}},
+        f"{alias}-meta": {"aliases": {}},
     }
     for backend in (fresh, cluster):  # in-flight users of the old object follow the alias
         assert sorted(names(backend.search(q.Plan(query=q.MatchAll())))) == ["张三", "李四"]
-    reopened = ClusterBackend("opensearch", url, ALIAS, replicas=0)
-    assert reopened.index == f"{ALIAS}-v2" and reopened.position() == 12
-    reopened.close()
+    reopened = opener()
+    assert reopened.index == f"{alias}-v2" and reopened.position() == 12
 
 
 def test_versioned_writes_keep_the_newest_change(cluster: ClusterBackend) -> None:
@@ -316,8 +389,8 @@ def test_versioned_writes_keep_the_newest_change(cluster: ClusterBackend) -> Non
     assert cluster.count() == 0
 
 
-def test_other_replicas_follow_a_rebuild(cluster: ClusterBackend, url: str) -> None:
-    other = ClusterBackend("opensearch", url, ALIAS, replicas=0)  # another replica's indexer
+def test_other_replicas_follow_a_rebuild(cluster: ClusterBackend, opener: Opener, alias: str) -> None:
+    other = opener()  # another replica's indexer
     cluster.apply([documents.build(snapshot(1, "张三"))], [], 10)
     fresh = cluster.begin_rebuild()
     fresh.apply([documents.build(snapshot(1, "张三"))], [], 10)
@@ -325,25 +398,23 @@ def test_other_replicas_follow_a_rebuild(cluster: ClusterBackend, url: str) -> N
     other.apply([documents.build(snapshot(2, "李四"))], [], 11)  # written through the alias
     assert sorted(names(fresh.search(q.Plan(query=q.MatchAll())))) == ["张三", "李四"]
     assert other.position() == fresh.position() == 11
-    assert set(cluster._client.indices.get_alias(index=f"{ALIAS}*")) == {f"{ALIAS}-v2", f"{ALIAS}-meta"}
-    other.close()
+    assert set(cluster._client.indices.get_alias(index=f"{alias}*")) == {f"{alias}-v2", f"{alias}-meta"}
 
 
-def test_an_index_from_an_earlier_mapping_gets_the_new_fields(url: str) -> None:
+def test_an_index_from_an_earlier_mapping_gets_the_new_fields(opener: Opener, alias: str) -> None:
     """An upgrade that adds index fields keeps the live index and maps the fields into it."""
-    alias = "crm-test-upgrade"
     earlier = mapping()
     del earlier["properties"]["name_fuzzy"], earlier["properties"]["contact_fuzzy"]
-    client = ClusterBackend("opensearch", url, "crm-test-bootstrap", replicas=0)._client
+    client = opener(f"{alias}-bootstrap")._client
     client.indices.create(
         index=f"{alias}-v1",
         body={"settings": index_settings(replicas=0), "mappings": earlier, "aliases": {alias: {}}},
     )
-    upgraded = ClusterBackend("opensearch", url, alias, replicas=0)
+    upgraded = opener()
     try:
         assert upgraded.index == f"{alias}-v1"
         properties = client.indices.get_mapping(index=f"{alias}-v1")[f"{alias}-v1"]["mappings"]["properties"]
-        assert properties["name_fuzzy"] == {"type": "keyword"}
+        assert properties["name_fuzzy"] == mapping()["properties"]["name_fuzzy"]
         upgraded.apply([documents.build(snapshot(1, "张三丰"))], [], 1)
         typo = q.Plan(
             query=q.Bool(should=tuple(q.Term("name_fuzzy", k) for k in documents.fuzzy_keys("张山丰")))
@@ -351,4 +422,4 @@ def test_an_index_from_an_earlier_mapping_gets_the_new_fields(url: str) -> None:
         assert names(upgraded.search(typo)) == ["张三丰"]
     finally:
         upgraded.drop()
-        upgraded.close()
+        opener(f"{alias}-bootstrap").drop()

@@ -10,7 +10,7 @@ from services.common.identity import Caller
 from services.search import documents, service
 from services.search.backend import SearchBackend
 
-ADMIN = Caller(id="u-admin", roles=("admin",), scope="all")
+ADMIN = Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",))
 REP = Caller(id="S1", roles=("sales",), scope="own")
 TEAM_LEAD = Caller(id="S3", roles=("manager",), scope="team", teammates=("S1",))
 SERVICE_AGENT = Caller(id="V1", roles=("service",), scope="all", hidden_fields=("financial",))
@@ -288,11 +288,16 @@ def test_hidden_fields_are_neither_shown_nor_searchable(index: SearchBackend) ->
     assert names(find(index, "5678", caller=NO_CONTACTS)) == []
     assert names(find(index, "陈晨", caller=NO_CONTACTS)) == []
     hit = find(index, "张三", caller=NO_CONTACTS).hits[0]
-    assert hit["contacts"] == [] and hit["deal_amount_12m"] == ""
-    with pytest.raises(PermissionDenied):
-        find(index, caller=SERVICE_AGENT, cond=field("deal_amount_12m", range={"gte": "1"}))
+    # Contacts keep their names, as in the archive, and lose every detail.
+    assert [(c["name"], c["phones"], c["emails"]) for c in hit["contacts"]] == [("王芳", [], [])]
+    assert hit["deal_amount_12m"] == "" and hit["tier"] == ""  # the tier is the amount in buckets
+    for cond in (field("deal_amount_12m", range={"gte": "1"}), field("tier", any_of=["A"])):
+        with pytest.raises(PermissionDenied):
+            find(index, caller=SERVICE_AGENT, cond=cond)
     with pytest.raises(PermissionDenied):
         find(index, caller=SERVICE_AGENT, sort="-deal_amount_12m")
+    with pytest.raises(PermissionDenied):  # counts per tier would give the amounts away
+        find(index, caller=SERVICE_AGENT, facets=["tier"])
 
 
 def test_sorted_pages_are_complete_and_stable(index: SearchBackend) -> None:

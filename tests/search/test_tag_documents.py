@@ -7,7 +7,7 @@ from services.search import documents, service
 from services.search.backend import SearchBackend
 from tests.search.test_contract import customer
 
-ADMIN = Caller(id="u-admin", roles=("admin",), scope="all")
+ADMIN = Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",))
 
 
 def tagged(backend: SearchBackend, op: str, *tags: str) -> set[str]:
