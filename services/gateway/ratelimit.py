@@ -1,5 +1,9 @@
 """Per-client request budgets: Redis in production (shared by every gateway replica), memory
-in the embedded mode. Fixed one-minute windows keep the accounting exact and cheap."""
+in the embedded mode. Fixed one-minute windows keep the accounting exact and cheap.
+
+Budgets are announced on responses with the RateLimit-Policy and RateLimit fields of
+draft-ietf-httpapi-ratelimit-headers-11 (structured-field lists of a quoted policy name with
+parameters: q quota, w window seconds; r quota left, t seconds until the window ends)."""
 
 import threading
 import time
@@ -10,6 +14,8 @@ from typing import Protocol
 import redis
 
 WINDOW_SECONDS = 60
+# The policy name under which each partner client's own budget is announced.
+CLIENT_POLICY = "client"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,14 @@ class RateLimiter(Protocol):
 
     def hit(self, client_id: str, limit: int) -> Decision:
         """Count one request; allowed while the window's count stays within limit."""
+
+
+def fields(policy: str, decision: Decision) -> list[tuple[str, str]]:
+    """RateLimit-Policy and RateLimit response fields announcing a budget after a request."""
+    return [
+        ("RateLimit-Policy", f'"{policy}";q={decision.limit};w={WINDOW_SECONDS}'),
+        ("RateLimit", f'"{policy}";r={decision.remaining};t={decision.reset_seconds}'),
+    ]
 
 
 def _decision(count: int, limit: int, now: float) -> Decision:

@@ -1,15 +1,68 @@
 """Request and response bodies of the public REST API (documented in the OpenAPI)."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
+from services.common import vocabulary as v
+
+# A field a body may leave out but not set to null.
+Omitted = SkipJsonSchema[None]
+
+# Amounts travel as decimal strings (never binary floats); the document says exactly which.
 Money = Annotated[
     Decimal,
-    Field(ge=0, max_digits=14, decimal_places=2, description="Amount in CNY", examples=["12800.00"]),
+    Field(ge=0, max_digits=14, decimal_places=2),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{1,12}(\.\d{1,2})?$",
+            "description": "Amount in CNY",
+            "examples": ["12800.00"],
+        }
+    ),
 ]
+
+
+_NUMBER = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?")
+
+
+def _json_integer(value: object) -> object:
+    """A JSON integer (1 or 1.0) and nothing the document does not call one: not "1", not true."""
+    if isinstance(value, (str, bool)):
+        raise ValueError("give a JSON integer")
+    return value
+
+
+def _written_time(value: object) -> object:
+    """A time or date written as text (RFC 3339), never a bare number read as a Unix time."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("give a date or time as text, e.g. 2024-05-01 or 2024-05-01T08:00:00+08:00")
+    return value
+
+
+# What request bodies and query strings accept: what the document says, without Pydantic's
+# coercions of other types (a string for a number, a number for a time).
+# (after any Field constraints: Pydantic documents them only there)
+JSON_INTEGER = BeforeValidator(_json_integer)
+DateTime = Annotated[datetime, BeforeValidator(_written_time)]
+Date = Annotated[date, BeforeValidator(_written_time)]
+
+
+# A word of interest, not blank.
+Interest = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S")]
 
 
 class _Body(BaseModel):
@@ -23,13 +76,25 @@ class _Out(BaseModel):
 
 
 class ContactCreate(_Body):
+    """A contact: a name and at least one phone, e-mail or WeChat ID."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["phones"], "properties": {"phones": {"minItems": 1}}},
+                {"required": ["emails"], "properties": {"emails": {"minItems": 1}}},
+                {"required": ["wechat"], "properties": {"wechat": {"type": "string", "minLength": 1}}},
+            ]
+        }
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=100, examples=["张伟"])]
     title: Annotated[str | None, Field(max_length=100, examples=["采购经理"])] = None
     phones: Annotated[list[str], Field(max_length=10, examples=[["13812345678"]])] = []
     emails: Annotated[list[str], Field(max_length=10, examples=[["zhangwei@example.cn"]])] = []
-    wechat: Annotated[str | None, Field(max_length=20, examples=["zhangwei_88"])] = None
-    is_primary: bool = False
-    departed: bool = False
+    wechat: Annotated[str | None, Field(pattern=v.WECHAT_ID, examples=["zhangwei_88"])] = None
+    is_primary: StrictBool = False
+    departed: StrictBool = False
 
 
 class ContactRead(_Out):
@@ -76,22 +141,20 @@ class CustomerCreate(_Body):
     )
 
     name: Annotated[str, Field(min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])]
-    kind: Literal["company", "individual"] = "company"
+    kind: v.CustomerKind = "company"
     industry_code: Annotated[str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])]
     region_code: Annotated[
         str | None, Field(max_length=6, description="GB/T 2260 code", examples=["310115"])
     ] = None
     address: Annotated[str | None, Field(max_length=500, examples=["上海市浦东新区张江路 88 号"])] = None
-    scale: Literal["small", "medium", "large"] | None = None
-    status: Literal["potential", "deal", "churned"] = "potential"
-    stage: Literal["lead", "intent", "proposal", "deal", "repeat", "loyal", "churned"] = "lead"
+    scale: v.Scale | None = None
+    status: v.Status = "potential"
+    stage: v.Stage = "lead"
     owner_id: Annotated[str | None, Field(max_length=64, examples=["S1024"])] = None
-    source_channel: Literal[
-        "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
-    ] = "manual"
-    last_follow_up_at: datetime | None = None
-    gender: Literal["male", "female", "unknown"] | None = None
-    birthday: date | None = None
+    source_channel: v.SourceChannel = "manual"
+    last_follow_up_at: DateTime | None = None
+    gender: v.Gender | None = None
+    birthday: Date | None = None
     id_number: Annotated[
         str | None,
         Field(
@@ -101,12 +164,12 @@ class CustomerCreate(_Body):
         ),
     ] = None
     preferences: dict[str, Any] = {}
-    interests: Annotated[list[str], Field(max_length=50)] = []
+    interests: Annotated[list[Interest], Field(max_length=50)] = []
     notes: Annotated[str | None, Field(max_length=5000)] = None
     custom_fields: dict[str, Any] = {}
     credit_limit: Money | None = None
     outstanding_amount: Money | None = None
-    loyalty_points: Annotated[int, Field(ge=0)] = 0
+    loyalty_points: Annotated[int, Field(ge=0), JSON_INTEGER] = 0
     contacts: Annotated[list[ContactCreate], Field(min_length=1, max_length=20)]
 
 
@@ -114,34 +177,30 @@ class CustomerUpdate(_Body):
     """Fields to change (JSON merge patch): a field set to null is cleared."""
 
     name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
-    kind: Literal["company", "individual"] | None = None
+    kind: v.CustomerKind | None = None
     industry_code: Annotated[str | None, Field(max_length=5)] = None
     region_code: Annotated[str | None, Field(max_length=6)] = None
     address: Annotated[str | None, Field(max_length=500)] = None
-    scale: Literal["small", "medium", "large"] | None = None
-    status: Literal["potential", "deal", "churned"] | None = None
-    stage: Literal["lead", "intent", "proposal", "deal", "repeat", "loyal", "churned"] | None = None
+    scale: v.Scale | None = None
+    status: v.Status | None = None
+    stage: v.Stage | None = None
     owner_id: Annotated[str | None, Field(max_length=64)] = None
-    source_channel: (
-        Literal[
-            "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
-        ]
-        | None
-    ) = None
-    last_follow_up_at: datetime | None = None
-    gender: Literal["male", "female", "unknown"] | None = None
-    birthday: date | None = None
+    source_channel: v.SourceChannel | None = None
+    last_follow_up_at: DateTime | None = None
+    gender: v.Gender | None = None
+    birthday: Date | None = None
     id_number: Annotated[str | None, Field(max_length=18)] = None
     preferences: dict[str, Any] | None = None
-    interests: Annotated[list[str] | None, Field(max_length=50)] = None
+    interests: Annotated[list[Interest] | None, Field(max_length=50)] = None
     notes: Annotated[str | None, Field(max_length=5000)] = None
     custom_fields: dict[str, Any] | None = None
     credit_limit: Money | None = None
     outstanding_amount: Money | None = None
-    loyalty_points: Annotated[int | None, Field(ge=0)] = None
+    loyalty_points: Annotated[int, Field(ge=0), JSON_INTEGER] | None = None
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"stage": "proposal", "scale": "medium"}]}
+        extra="forbid",
+        json_schema_extra={"minProperties": 1, "examples": [{"stage": "proposal", "scale": "medium"}]},
     )
 
 
@@ -153,7 +212,10 @@ class CustomerRead(_Out):
     region_code: str | None = None
     address: str | None = None
     scale: str | None = None
-    tier: Annotated[str, Field(description="A/B/C from the last 12 months' orders")]
+    tier: Annotated[
+        str | None,
+        Field(description="A/B/C from the last 12 months' orders; null when you may not see financial data"),
+    ] = None
     deal_amount_12m: Annotated[
         Money | None, Field(description="Last 12 months' orders; null when you may not see financial data")
     ] = None
@@ -218,9 +280,9 @@ class RevisionList(Page):
 
 
 class InteractionCreate(_Body):
-    channel: Literal["phone", "visit", "email", "wechat", "meeting", "web", "other"]
-    type: Literal["follow_up", "inquiry", "complaint", "demo", "visit", "other"] = "follow_up"
-    occurred_at: datetime
+    channel: v.InteractionChannel
+    type: v.InteractionType = "follow_up"
+    occurred_at: DateTime
     summary: Annotated[str, Field(min_length=1, max_length=5000, examples=["电话回访，客户关注交期"])]
     by_user: Annotated[str | None, Field(max_length=64)] = None
 
@@ -242,10 +304,10 @@ class InteractionList(Page):
 
 class OrderCreate(_Body):
     product: Annotated[str, Field(min_length=1, max_length=200, examples=["数控车床 CK6150"])]
-    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)] = 1
+    quantity: Annotated[int, Field(ge=1, le=1_000_000_000), JSON_INTEGER] = 1
     amount: Money
-    ordered_at: datetime
-    channel: Literal["online", "offline", "ecommerce", "distributor", "direct", "other"] = "direct"
+    ordered_at: DateTime
+    channel: v.OrderChannel = "direct"
     external_id: Annotated[
         str | None,
         Field(max_length=100, description="Your order number; resending it returns the same order"),
@@ -272,10 +334,10 @@ class ContractCreate(_Body):
     number: Annotated[str, Field(min_length=1, max_length=64, examples=["HT-2024-0501"])]
     title: Annotated[str, Field(min_length=1, max_length=200, examples=["年度设备采购合同"])]
     amount: Money
-    signed_on: date | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
-    status: Literal["draft", "active", "expired", "terminated"] = "draft"
+    signed_on: Date | None = None
+    starts_on: Date | None = None
+    ends_on: Date | None = None
+    status: v.ContractStatus = "draft"
 
 
 class ContractRead(_Out):
@@ -296,13 +358,13 @@ class ContractList(Page):
 
 
 class ServiceRecordCreate(_Body):
-    category: Literal["complaint", "inquiry", "feedback", "repair", "other"]
+    category: v.ServiceCategory
     subject: Annotated[str, Field(min_length=1, max_length=200, examples=["设备异响投诉"])]
     description: Annotated[str | None, Field(max_length=5000)] = None
-    satisfaction: Annotated[int | None, Field(ge=1, le=5)] = None
-    status: Literal["open", "resolved", "closed"] = "open"
-    opened_at: datetime | None = None
-    resolved_at: datetime | None = None
+    satisfaction: Annotated[int, Field(ge=1, le=5), JSON_INTEGER] | None = None
+    status: v.ServiceStatus = "open"
+    opened_at: DateTime | None = None
+    resolved_at: DateTime | None = None
 
 
 class ServiceRecordRead(_Out):
@@ -345,10 +407,10 @@ class CustomerView(_Out):
 class CustomFieldCreate(_Body):
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["erp_code"])]
     label: Annotated[str, Field(min_length=1, max_length=100, examples=["ERP 编码"])]
-    type: Literal["string", "integer", "number", "boolean", "date", "enum"]
+    type: v.FieldType
     options: Annotated[list[str], Field(max_length=200)] = []
-    required: bool = False
-    max_length: Annotated[int | None, Field(ge=1, le=10_000)] = None
+    required: StrictBool = False
+    max_length: Annotated[int, Field(ge=1, le=10_000), JSON_INTEGER] | None = None
 
 
 class CustomFieldRead(_Out):
@@ -383,24 +445,34 @@ class Problem(BaseModel):
 
 
 class RangeIn(_Body):
-    gte: str | None = None
-    gt: str | None = None
-    lte: str | None = None
-    lt: str | None = None
+    """Bounds of a range test; at least one, and none of them null."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    gte: Annotated[str, Field(min_length=1, max_length=40)] | Omitted = None
+    gt: Annotated[str, Field(min_length=1, max_length=40)] | Omitted = None
+    lte: Annotated[str, Field(min_length=1, max_length=40)] | Omitted = None
+    lt: Annotated[str, Field(min_length=1, max_length=40)] | Omitted = None
+
+    @model_validator(mode="after")
+    def _has_a_bound(self) -> "RangeIn":
+        if self.gte is None and self.gt is None and self.lte is None and self.lt is None:
+            raise ValueError("give at least one bound")
+        return self
 
 
 class ConditionIn(_Body):
     """One node of a condition tree: exactly one of all / any / not, or a field test."""
 
-    all: Annotated[list["ConditionIn"] | None, Field(max_length=50)] = None
-    any: Annotated[list["ConditionIn"] | None, Field(max_length=50)] = None
+    all: Annotated[list["ConditionIn"] | None, Field(min_length=1, max_length=50)] = None
+    any: Annotated[list["ConditionIn"] | None, Field(min_length=1, max_length=50)] = None
     not_: Annotated["ConditionIn | None", Field(alias="not")] = None
     field: Annotated[str | None, Field(max_length=40, examples=["tier"])] = None
     any_of: Annotated[list[str] | None, Field(max_length=500)] = None
     all_of: Annotated[list[str] | None, Field(max_length=500)] = None
     none_of: Annotated[list[str] | None, Field(max_length=500)] = None
     range: RangeIn | None = None
-    exists: bool | None = None
+    exists: StrictBool | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -411,14 +483,10 @@ class SearchRequest(_Body):
     query: Annotated[str, Field(max_length=100, examples=["zhangsan"])] = ""
     filter: ConditionIn | None = None
     sort: Annotated[
-        str,
-        Field(
-            description="relevance, or deal_amount_12m, last_order_at, last_follow_up_at, "
-            "created_at with - to descend",
-            examples=["-deal_amount_12m"],
-        ),
+        v.SearchSort,
+        Field(description="relevance, or a field (with - to descend)", examples=["-deal_amount_12m"]),
     ] = "relevance"
-    page_size: Annotated[int, Field(ge=1, le=100)] = 20
+    page_size: Annotated[int, Field(ge=1, le=100), JSON_INTEGER] = 20
     page_token: Annotated[str | None, Field(max_length=512)] = None
     facets: Annotated[list[Literal["industry", "region", "tier", "status", "tags"]], Field(max_length=5)] = []
 
@@ -455,7 +523,7 @@ class SearchHit(_Out):
     kind: str
     industry_code: str
     region_code: str | None = None
-    tier: str
+    tier: Annotated[str | None, Field(description="Absent when you may not see financial data")] = None
     status: str
     stage: str
     scale: str | None = None
@@ -532,6 +600,10 @@ class PasswordChange(_Body):
     employee_id: Annotated[str | None, Field(max_length=64)] = None
     current_password: Annotated[str, Field(min_length=1, max_length=256)]
     new_password: Annotated[str, Field(min_length=1, max_length=256)]
+    totp_code: Annotated[
+        str | None,
+        Field(max_length=32, description="Required with employee_id: the 6-digit code, or a recovery code"),
+    ] = None
 
 
 class PasswordChangeResult(_Out):
@@ -579,6 +651,10 @@ class AuditEventRead(_Out):
     service: str | None = None
     action: Annotated[str, Field(examples=["customer.read"])]
     target: Annotated[str, Field(examples=["customer:C20240501001"])]
+    customer_ids: Annotated[
+        list[str],
+        Field(description="The customers a read returned (list page, search hits, segment members)"),
+    ] = []
     fields: list[str] = []
     outcome: Annotated[str, Field(description="success, denied or failed")]
     trace_id: str | None = None
@@ -618,17 +694,21 @@ class SecurityAlertList(_Out):
     items: list[SecurityAlertRead]
 
 
+RoleName = Annotated[str, Field(pattern=v.ROLE_NAME)]
+Permission = Annotated[str, Field(pattern=v.PERMISSION)]
+
+
 class UserCreate(_Body):
     employee_id: Annotated[str, Field(min_length=1, max_length=64, examples=["S1002"])]
     display_name: Annotated[str, Field(min_length=1, max_length=100, examples=["李娜"])]
     org_unit_id: Annotated[str | None, Field(max_length=64)] = None
-    roles: Annotated[list[str], Field(min_length=1, max_length=20, examples=[["sales"]])]
+    roles: Annotated[list[RoleName], Field(min_length=1, max_length=20, examples=[["sales"]])]
 
 
 class UserUpdate(_Body):
     display_name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
     org_unit_id: Annotated[str | None, Field(max_length=64)] = None
-    roles: Annotated[list[str] | None, Field(min_length=1, max_length=20)] = None
+    roles: Annotated[list[RoleName] | None, Field(min_length=1, max_length=20)] = None
     status: Literal["active", "disabled"] | None = None
 
 
@@ -655,7 +735,7 @@ class UserList(Page):
 
 
 class PasswordReset(_Body):
-    reset_totp: bool = False
+    reset_totp: StrictBool = False
 
 
 class OneTimePassword(_Out):
@@ -663,18 +743,18 @@ class OneTimePassword(_Out):
 
 
 class RoleBody(_Body):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,39}$", examples=["auditor"])]
+    name: Annotated[RoleName, Field(examples=["auditor"])]
     description: Annotated[str, Field(max_length=200)] = ""
-    permissions: Annotated[list[str], Field(max_length=100, examples=[["audit:read"]])]
-    scope: Literal["own", "team", "org", "all"]
-    field_rules: dict[str, Literal["visible", "masked", "hidden"]] = {}
+    permissions: Annotated[list[Permission], Field(max_length=100, examples=[["audit:read"]])]
+    scope: v.RecordScope
+    field_rules: dict[v.FieldGroup, v.FieldRule] = {}
 
 
 class RoleUpdate(_Body):
     description: Annotated[str | None, Field(max_length=200)] = None
-    permissions: Annotated[list[str] | None, Field(max_length=100)] = None
-    scope: Literal["own", "team", "org", "all"] | None = None
-    field_rules: dict[str, Literal["visible", "masked", "hidden"]] | None = None
+    permissions: Annotated[list[Permission] | None, Field(max_length=100)] = None
+    scope: v.RecordScope | None = None
+    field_rules: dict[v.FieldGroup, v.FieldRule] | None = None
 
 
 class RoleRead(_Out):
@@ -691,10 +771,10 @@ class RoleList(_Out):
 
 
 class OrgUnitBody(_Body):
-    id: Annotated[str | None, Field(max_length=64)] = None
+    id: Annotated[str | None, Field(pattern=v.ORG_UNIT_ID, examples=["east"])] = None
     name: Annotated[str, Field(min_length=1, max_length=100, examples=["华东区"])]
     parent_id: Annotated[str | None, Field(max_length=64)] = None
-    kind: Annotated[str | None, Field(max_length=20, examples=["region"])] = None
+    kind: v.OrgUnitKind
 
 
 class OrgUnitRead(_Out):
@@ -711,11 +791,16 @@ class OrgUnitList(_Out):
 class ApiClientCreate(_Body):
     name: Annotated[str, Field(min_length=1, max_length=100, examples=["天猫旗舰店订单同步"])]
     scopes: Annotated[
-        list[str], Field(min_length=1, max_length=50, examples=[["customer:read", "related:write"]])
+        list[Annotated[str, Field(pattern=v.SCOPE)]],
+        Field(min_length=1, max_length=50, examples=[["customer:read", "related:write"]]),
     ]
-    rate_limit_per_minute: Annotated[int, Field(ge=0, le=100_000)] = 0
+    rate_limit_per_minute: Annotated[int, Field(ge=0, le=100_000), JSON_INTEGER] = 0
     ip_allowlist: Annotated[list[str], Field(max_length=50, examples=[["203.0.113.0/24"]])] = []
-    record_scope: Literal["own", "team", "org", "all"] = "own"
+    record_scope: v.RecordScope = "own"
+    kind: Annotated[
+        Literal["partner", "service"],
+        Field(description="service: a platform service's own client (records audit events for others)"),
+    ] = "partner"
 
 
 class ApiClientRead(_Out):
@@ -726,6 +811,7 @@ class ApiClientRead(_Out):
     ip_allowlist: list[str] = []
     status: str
     record_scope: str
+    kind: str = "partner"
     created_at: datetime | None = None
     previous_secret_expires_at: datetime | None = None
 
@@ -740,14 +826,12 @@ class ApiClientList(_Out):
 
 
 class SecretRotation(_Body):
-    grace_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600)] = 0
+    grace_seconds: Annotated[int, Field(ge=0, le=30 * 24 * 3600), JSON_INTEGER] = 0
 
 
 # -- privacy rights -----------------------------------------------------------------------------
 
-ConsentPurpose = Literal[
-    "marketing", "analytics", "profiling", "third_party_sharing", "cross_border_transfer"
-]
+ConsentPurpose = v.Purpose
 # What a data export is for: serving existing customers needs no consent, the rest do.
 ExportPurpose = Literal["customer_service", ConsentPurpose]
 
@@ -755,10 +839,10 @@ ExportPurpose = Literal["customer_service", ConsentPurpose]
 class ConsentCreate(_Body):
     purpose: Annotated[ConsentPurpose, Field(description="What the person agrees their data is used for")]
     channel: Annotated[
-        Literal["web_form", "paper", "phone", "email", "app", "in_person", "api"],
+        v.ConsentChannel,
         Field(description="How the consent was given"),
     ]
-    given_at: Annotated[datetime | None, Field(description="When it was given; defaults to now")] = None
+    given_at: Annotated[DateTime | None, Field(description="When it was given; defaults to now")] = None
     evidence: Annotated[
         str,
         Field(
@@ -789,6 +873,15 @@ class ConsentList(_Out):
 
 class CustomerLookup(_Body):
     """Exactly one contact detail to find customers by (sent in the body, never in a URL)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+                for name in ("phone", "email", "id_number")
+            ]
+        }
+    )
 
     phone: Annotated[
         str | None,

@@ -3,9 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from services.gateway.schemas import RangeIn
+from services.common import vocabulary as v
+from services.gateway.schemas import JSON_INTEGER, Omitted, RangeIn
 
 CustomerIdStr = Annotated[str, Field(pattern=r"^C\d{11,16}$", examples=["C20240501001"])]
 TagId = Annotated[str, Field(min_length=1, max_length=36)]
@@ -19,25 +20,54 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# A count or an amount in CNY, as a decimal string.
+_Measure = Annotated[str, Field(pattern=r"^\d{1,9}(\.\d{1,2})?$", examples=["3"])]
+
+
+class BehaviorRangeIn(RangeIn):
+    """Bounds of a behaviour aggregate: at least one, each a count or an amount in CNY."""
+
+    gte: _Measure | Omitted = None
+    gt: _Measure | Omitted = None
+    lte: _Measure | Omitted = None
+    lt: _Measure | Omitted = None
+
+
 class BehaviorIn(_Body):
-    """An aggregate of recent behaviour: e.g. 3+ web interactions mentioning 产品X in 30 days."""
+    """An aggregate of recent behaviour: e.g. 3+ web interactions mentioning 产品X in 30 days.
+    Orders are narrowed by products only; interactions by channels, types and summary_contains."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"source": {"const": "orders"}}},
+            "then": {
+                "properties": {
+                    "channels": {"maxItems": 0},
+                    "types": {"maxItems": 0},
+                    "summary_contains": {"maxLength": 0},
+                }
+            },
+            "else": {"properties": {"products": {"maxItems": 0}}},
+        },
+    )
 
     source: Literal["interactions", "orders"]
-    days: Annotated[int, Field(ge=0, le=3650, description="Last N days; 0 = all time")] = 0
+    days: Annotated[int, Field(ge=0, le=3650, description="Last N days; 0 = all time"), JSON_INTEGER] = 0
     measure: Literal["count", "amount"] = "count"
     channels: Annotated[list[str], Field(max_length=50)] = []
     types: Annotated[list[str], Field(max_length=50)] = []
     products: Annotated[list[str], Field(max_length=50)] = []
     summary_contains: Annotated[str, Field(max_length=100)] = ""
-    range: RangeIn
+    range: BehaviorRangeIn
 
 
 class SegmentConditionIn(_Body):
     """One node of a condition tree: exactly one of all / any / not / behavior, or a field test
     (the search condition language plus behaviour aggregates)."""
 
-    all: Annotated[list["SegmentConditionIn"] | None, Field(max_length=50)] = None
-    any: Annotated[list["SegmentConditionIn"] | None, Field(max_length=50)] = None
+    all: Annotated[list["SegmentConditionIn"] | None, Field(min_length=1, max_length=50)] = None
+    any: Annotated[list["SegmentConditionIn"] | None, Field(min_length=1, max_length=50)] = None
     not_: Annotated["SegmentConditionIn | None", Field(alias="not")] = None
     behavior: BehaviorIn | None = None
     field: Annotated[str | None, Field(max_length=40, examples=["tier"])] = None
@@ -45,25 +75,29 @@ class SegmentConditionIn(_Body):
     all_of: Annotated[list[str] | None, Field(max_length=500)] = None
     none_of: Annotated[list[str] | None, Field(max_length=500)] = None
     range: RangeIn | None = None
-    exists: bool | None = None
+    exists: StrictBool | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class TagCreate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=50, examples=["新产品潜在客户"])]
-    group: Annotated[str, Field(max_length=30, examples=["兴趣"])] = ""
+    name: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=50, examples=["新产品潜在客户"])
+    ]
+    group: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=30, examples=["兴趣"])] = ""
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#13c2c2"])] = "#1677ff"
-    description: Annotated[str, Field(max_length=500)] = ""
-    system: Annotated[bool, Field(description="Only tag rules may assign a system tag")] = False
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] = ""
+    system: Annotated[StrictBool, Field(description="Only tag rules may assign a system tag")] = False
 
 
 class TagUpdate(_Body):
-    name: Annotated[str | None, Field(min_length=1, max_length=50)] = None
-    group: Annotated[str | None, Field(max_length=30)] = None
-    color: Annotated[str | None, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = None
-    description: Annotated[str | None, Field(max_length=500)] = None
-    system: bool | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=50)] | Omitted = None
+    group: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=30)] | Omitted = None
+    color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | Omitted = None
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] | Omitted = None
+    system: StrictBool | Omitted = None
 
 
 class TagRead(_Out):
@@ -104,6 +138,15 @@ class CustomerTagsChange(_Body):
 
 class BulkTagChange(_Body):
     """Assign or remove tags on many customers: a list of ids or a segment's members."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["customer_ids"], "properties": {"customer_ids": {"type": "array"}}},
+                {"required": ["segment_id"], "properties": {"segment_id": {"type": "string"}}},
+            ]
+        }
+    )
 
     action: Literal["assign", "remove"]
     tag_ids: Annotated[list[TagId], Field(min_length=1, max_length=50)]
@@ -148,19 +191,23 @@ class TagHistoryList(_Out):
 
 
 class TagRuleCreate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=100, examples=["A/B 类 90 天无互动"])]
+    name: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["A/B 类 90 天无互动"])
+    ]
     tag_id: TagId
     condition: SegmentConditionIn
-    enabled: bool = False
-    description: Annotated[str, Field(max_length=500)] = ""
+    enabled: StrictBool = False
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] = ""
 
 
 class TagRuleUpdate(_Body):
-    name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
-    tag_id: TagId | None = None
-    condition: SegmentConditionIn | None = None
-    enabled: bool | None = None
-    description: Annotated[str | None, Field(max_length=500)] = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100)] | Omitted = None
+    tag_id: TagId | Omitted = None
+    condition: SegmentConditionIn | Omitted = None
+    enabled: StrictBool | Omitted = None
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] | Omitted = None
 
 
 class TagRuleRead(_Out):
@@ -195,18 +242,40 @@ class TagRuleDryRunResult(_Out):
 
 
 class SegmentCreate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=100, examples=["A 类高额但 3 个月无互动"])]
-    description: Annotated[str, Field(max_length=500)] = ""
+    """A dynamic segment is defined by its condition; a static one lists its customers."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["kind"], "properties": {"kind": {"const": "static"}}},
+            "then": {
+                "not": {"required": ["condition"]},
+                "required": ["customer_ids"],
+                "properties": {"customer_ids": {"minItems": 1}},
+            },
+            "else": {
+                "required": ["condition"],
+                "properties": {"condition": {"not": {"type": "null"}}, "customer_ids": {"maxItems": 0}},
+            },
+        },
+    )
+
+    name: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["A 类高额但 3 个月无互动"])
+    ]
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] = ""
     kind: Literal["dynamic", "static"] = "dynamic"
     condition: SegmentConditionIn | None = None
     customer_ids: Annotated[list[CustomerIdStr], Field(max_length=10_000)] = []
 
 
 class SegmentUpdate(_Body):
-    name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
-    description: Annotated[str | None, Field(max_length=500)] = None
-    condition: SegmentConditionIn | None = None
-    customer_ids: Annotated[list[CustomerIdStr] | None, Field(max_length=10_000)] = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100)] | Omitted = None
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] | Omitted = None
+    condition: SegmentConditionIn | Omitted = None
+    customer_ids: Annotated[list[CustomerIdStr], Field(max_length=10_000)] | Omitted = None
 
 
 class SegmentRead(_Out):
@@ -229,13 +298,13 @@ class SegmentList(_Out):
 
 class SegmentPreview(_Body):
     condition: SegmentConditionIn
-    sample_size: Annotated[int, Field(ge=0, le=50)] = 10
+    sample_size: Annotated[int, Field(ge=0, le=50), JSON_INTEGER] = 10
 
 
 class SegmentMemberRead(_Out):
     customer_id: str
     name: str
-    tier: str = ""
+    tier: str | None = Field(None, description="Absent when your role hides financial data")
     industry_code: str = ""
     region_code: str = ""
     status: str = ""
