@@ -318,7 +318,7 @@ def deep_page_items(address: str, samples: list[dict[str, Any]], rng: random.Ran
     from crm.search.v1 import search_pb2_grpc
     from services.common.identity import Caller
 
-    metadata = Caller(id="bench-search", roles=("admin",), scope="all").to_metadata()
+    metadata = Caller(id="bench-search", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
     items = []
     with grpc.insecure_channel(address) as channel:
         stub = search_pb2_grpc.SearchServiceStub(channel)

@@ -194,7 +194,7 @@ def grpc_sender(address: str) -> tuple[Callable[[dict[str, Any]], Awaitable[Outc
 
     channel = grpc.aio.insecure_channel(address)
     stub = search_pb2_grpc.SearchServiceStub(channel)
-    metadata = Caller(id="bench-search", roles=("admin",), scope="all").to_metadata()
+    metadata = Caller(id="bench-search", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
     built: dict[int, Any] = {}
 
     async def send(item: dict[str, Any]) -> Outcome:

@@ -40,7 +40,7 @@ from services.tagging.models import Customer, Interaction, Order
 
 TARGET_EVALUATE_S = 10.0
 TARGET_CHANGE_P95_MS = 50.0
-ADMIN = Caller(id="bench", roles=("admin",), scope="all")
+ADMIN = Caller(id="bench", roles=("admin",), scope="all", permissions=("*",))
 INDUSTRIES = ["3411", "1311", "2710", "3971", "6511", "5211", "7211", "4411"]  # half in section C
 REGIONS = ["310115", "330106", "440305", "110105", "320505", "510107"]
 CHANNELS = ["phone", "visit", "email", "wechat", "web"]

@@ -22,13 +22,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 # Start order: each service's dependencies come before it.
-SERVICES = ("auth", "profile", "tagging", "search", "gateway")
+SERVICES = ("auth", "profile", "tagging", "search", "analytics", "gateway")
 # Services that call other services, and the scopes their own API clients need.
 SERVICE_CLIENTS = {
     "gateway": ("audit:write",),
     "profile": ("audit:write",),
     "tagging": ("feed:read", "customer:read", "related:read", "audit:write"),
     "search": ("feed:read", "customer:read", "tag:read", "audit:write"),
+    "analytics": ("feed:read", "audit:write"),
 }
 # Background workers (Celery) started by `make up`: name -> command line after the interpreter.
 WORKERS = {"tagging-worker": ("-m", "services.tagging", "worker", "--beat")}
@@ -59,10 +60,13 @@ def free_port() -> int:
     raise RuntimeError("no free TCP port between 20000 and 32767")
 
 
-def wait_grpc_serving(address: str, timeout: float = 30.0) -> None:
-    """Block until the gRPC health service at address reports SERVING."""
+def wait_grpc_serving(
+    address: str, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None
+) -> None:
+    """Block until the gRPC health service at address reports SERVING (over TLS with credentials)."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    channel = grpc.secure_channel(address, credentials) if credentials else grpc.insecure_channel(address)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -101,12 +105,16 @@ class Stack:
     search_metrics_port: int = 0
     tagging_port: int = 0
     tagging_metrics_port: int = 0
+    analytics_port: int = 0
+    analytics_metrics_port: int = 0
     auth_port: int = 0
     # Tests reach services with the unsigned development identity; `make up` does not.
     dev_identity: bool = True
     env: dict[str, str] = field(default_factory=dict)
-    # Extra variables for one service only (its own credentials).
+    # Extra variables for one service only (its own credentials, its CRM_GRPC_TLS_* files).
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # What the stack presents to check services' health when they run mutual TLS.
+    grpc_credentials: grpc.ChannelCredentials | None = None
     detached: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -120,6 +128,8 @@ class Stack:
         self.auth_port = self.auth_port or free_port()
         self.tagging_port = self.tagging_port or free_port()
         self.tagging_metrics_port = self.tagging_metrics_port or free_port()
+        self.analytics_port = self.analytics_port or free_port()
+        self.analytics_metrics_port = self.analytics_metrics_port or free_port()
 
     @property
     def gateway_url(self) -> str:
@@ -142,6 +152,11 @@ class Stack:
         return f"127.0.0.1:{self.tagging_port}"
 
     @property
+    def analytics_address(self) -> str:
+        """host:port of the analytics gRPC service."""
+        return f"127.0.0.1:{self.analytics_port}"
+
+    @property
     def search_address(self) -> str:
         """host:port of the search gRPC service."""
         return f"127.0.0.1:{self.search_port}"
@@ -157,6 +172,8 @@ class Stack:
             "SEARCH_ADDR": self.search_address,
             "TAGGING_ADDR": self.tagging_address,
             "CRM_TAGGING_LISTEN_ADDRESS": self.tagging_address,
+            "ANALYTICS_ADDR": self.analytics_address,
+            "CRM_ANALYTICS_LISTEN_ADDRESS": self.analytics_address,
             "AUTH_ADDR": self.auth_address,
             "CRM_AUTH_LISTEN_ADDRESS": self.auth_address,
             "CRM_DEV_IDENTITY": "true" if self.dev_identity else "false",
@@ -165,7 +182,7 @@ class Stack:
             **self.env,
             **self.service_env.get(service, {}),
         }
-        if service in ("profile", "search", "tagging"):
+        if service in ("profile", "search", "tagging", "analytics"):
             env["CRM_METRICS_PORT"] = str(getattr(self, f"{service}_metrics_port"))
         if self.database_url:
             env["CRM_PROFILE_DATABASE_URL"] = self.database_url
@@ -190,7 +207,7 @@ class Stack:
             if service == "gateway":
                 wait_http_ready(f"{self.gateway_url}/readyz")
             else:
-                wait_grpc_serving(getattr(self, f"{service}_address"))
+                wait_grpc_serving(getattr(self, f"{service}_address"), credentials=self.grpc_credentials)
         except TimeoutError:
             self.stop()
             tail = (logs / f"{service}.log").read_text(errors="replace")[-3000:]
@@ -226,7 +243,7 @@ class Stack:
 
     def migrate(self) -> None:
         """Create or upgrade every database schema."""
-        for service in ("auth", "profile", "tagging"):
+        for service in ("auth", "profile", "tagging", "analytics"):
             self.command(service, "migrate")
 
     def use_service_clients(self) -> None:
@@ -237,10 +254,12 @@ class Stack:
                 "auth", "service-client", "--service", service, "--scopes", *scopes, "--output", str(path)
             )
             credentials = json.loads(path.read_text())
-            self.service_env[service] = {
-                "CRM_SERVICE_CLIENT_ID": credentials["client_id"],
-                "CRM_SERVICE_CLIENT_SECRET": credentials["client_secret"],
-            }
+            self.service_env.setdefault(service, {}).update(
+                {
+                    "CRM_SERVICE_CLIENT_ID": credentials["client_id"],
+                    "CRM_SERVICE_CLIENT_SECRET": credentials["client_secret"],
+                }
+            )
 
     def command(self, service: str, *args: str) -> str:
         """Run one of a service's commands (python -m services.<service> ...); its output."""
@@ -289,6 +308,42 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# Search engines `make up` starts itself for CRM_SEARCH_BACKEND, unless their URL names a cluster.
+ENGINE_URLS = {"opensearch": "OPENSEARCH_URL", "elasticsearch": "ELASTICSEARCH_URL"}
+
+
+def start_engine(data_dir: Path) -> dict[str, str]:
+    """For CRM_SEARCH_BACKEND=opensearch|elasticsearch with no URL set, the local single node
+    (scripts/engines.py, data under <data_dir>/<engine>) running; the variable naming it."""
+    backend = os.environ.get("CRM_SEARCH_BACKEND", "tantivy")
+    variable = ENGINE_URLS.get(backend)
+    if variable is None or os.environ.get(variable):
+        return {}
+    from scripts import engines  # it imports this module, so only when an engine is wanted
+
+    node = engines.running(data_dir / backend)
+    if node is None:
+        print(f"starting {backend} (its first start builds it from Maven Central jars) ...")
+        try:
+            node = engines.start(backend, home=data_dir / backend, detach=True)
+        except engines.EngineUnavailable as exc:
+            sys.exit(f"CRM_SEARCH_BACKEND={backend}: {exc}")
+    return {variable: node.url}
+
+
+def stop_engines(data_dir: Path) -> None:
+    """Stop the local engines `up` started under data_dir."""
+    folders = [data_dir / name for name in ENGINE_URLS if (data_dir / name / "node.json").exists()]
+    if not folders:
+        return
+    from scripts import engines
+
+    for folder in folders:
+        if node := engines.running(folder):
+            node.stop()
+            print(f"stopped {node.engine}")
+
+
 def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
     """Start the embedded platform detached, seed demo data once, print the addresses."""
     pid_file = _pid_file(data_dir)
@@ -298,7 +353,8 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
             print(f"already running: API {state['api']}  docs {state['docs']}")
             return
         down(data_dir)
-    stack = Stack(data_dir=data_dir, gateway_port=port, detached=True, dev_identity=False)
+    engine = start_engine(data_dir)
+    stack = Stack(data_dir=data_dir, gateway_port=port, detached=True, dev_identity=False, env=engine)
     stack.migrate()
     stack.use_service_clients()
     users = data_dir / "demo-users.json"
@@ -327,17 +383,22 @@ def up(data_dir: Path, port: int, demo: bool, customers: int) -> None:
         f"  Metrics: {stack.gateway_url}/metrics (gateway), "
         f"http://127.0.0.1:{stack.profile_metrics_port}/metrics (profile), "
         f"http://127.0.0.1:{stack.search_metrics_port}/metrics (search), "
-        f"http://127.0.0.1:{stack.tagging_metrics_port}/metrics (tagging)"
+        f"http://127.0.0.1:{stack.tagging_metrics_port}/metrics (tagging), "
+        f"http://127.0.0.1:{stack.analytics_metrics_port}/metrics (analytics)"
     )
+    for variable, url in engine.items():
+        backend = os.environ["CRM_SEARCH_BACKEND"]
+        print(f"  Search:  {backend} at {url} ({variable}; data in {data_dir / backend})")
     if demo:
         print(f"  Users:   {users} (one per role); a token: .venv/bin/python -m scripts.login S1001")
     print(f"  Logs:    {data_dir / 'log'}   Stop with: make down")
 
 
 def down(data_dir: Path) -> None:
-    """Stop what `up` started (SIGTERM, then SIGKILL after 20 s)."""
+    """Stop what `up` started (SIGTERM, then SIGKILL after 20 s), the local search engine last."""
     pid_file = _pid_file(data_dir)
     if not pid_file.exists():
+        stop_engines(data_dir)
         print("not running")
         return
     pids = json.loads(pid_file.read_text())["pids"]
@@ -351,6 +412,7 @@ def down(data_dir: Path) -> None:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
     pid_file.unlink()
+    stop_engines(data_dir)
     print("stopped")
 
 

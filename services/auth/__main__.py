@@ -57,7 +57,7 @@ def main() -> None:
             return
     except DomainError as exc:
         sys.exit(f"error: {exc.message}")
-    metrics.serve_metrics(settings.metrics_port)
+    metrics.serve_metrics(settings.metrics_port, settings.metrics_host())
     server.serve(settings, db)
 
 
@@ -105,6 +105,7 @@ def service_client(
             name=f"svc-{service_name}",
             scopes=scopes,
             record_scope="all",
+            kind="service",
             now=datetime.now(UTC),
         )
         client_id = client.client_id

@@ -20,7 +20,8 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import Histogram
 
-from services.auth import audit
+from services.auth import alerts, audit
+from services.auth.settings import AuthSettings
 from services.common.db import Database
 from services.common.errors import DomainError
 from services.common.identity import Caller
@@ -30,6 +31,9 @@ _tracer = trace.get_tracer(__name__)
 
 # Events per transaction: large enough to absorb a burst, small enough to keep commits short.
 MAX_EVENTS_PER_COMMIT = 1000
+# Customer rows per transaction (reads list the customers they returned): a commit takes more
+# calls only while it holds fewer.
+MAX_CUSTOMERS_PER_COMMIT = 20_000
 # Far beyond any caller's deadline: only a writer that stopped working makes a call wait this long.
 WAIT_SECONDS = 30.0
 
@@ -57,11 +61,18 @@ class _Call:
 
 
 class AuditWriter:
-    """Records other services' events through one writer thread; `record` blocks until committed."""
+    """Records other services' events through one writer thread; `record` blocks until committed.
 
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+    `rules` are the anomaly rules the events are checked against; without them, those of the
+    environment's AuthSettings.
+    """
+
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], rules: alerts.Rules | None = None
+    ) -> None:
         self._db = db
         self._clock = clock
+        self._rules = rules or alerts.Rules.from_settings(AuthSettings())
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -88,8 +99,8 @@ class AuditWriter:
             first = self._queue.get()
             if first is None:
                 return
-            batch, count = [first], len(first.events)
-            while count < MAX_EVENTS_PER_COMMIT:
+            batch, count, customers = [first], len(first.events), _customers(first)
+            while count < MAX_EVENTS_PER_COMMIT and customers < MAX_CUSTOMERS_PER_COMMIT:
                 try:
                     call = self._queue.get_nowait()
                 except queue.Empty:
@@ -99,6 +110,7 @@ class AuditWriter:
                     break
                 batch.append(call)
                 count += len(call.events)
+                customers += _customers(call)
             self._commit(batch)
 
     def _commit(self, batch: list[_Call]) -> None:
@@ -112,7 +124,10 @@ class AuditWriter:
                 self._db.session_scope() as session,
             ):
                 seqs = audit.record_checked(
-                    session=session, calls=[(c.recorder, c.events) for c in batch], clock=self._clock
+                    session=session,
+                    calls=[(c.recorder, c.events) for c in batch],
+                    clock=self._clock,
+                    rules=self._rules,
                 )
         except Exception as exc:  # noqa: BLE001 - the callers get the error
             if len(batch) > 1:
@@ -126,3 +141,7 @@ class AuditWriter:
         COMMIT_EVENTS.observe(sum(len(c.events) for c in batch))
         for call, call_seqs in zip(batch, seqs, strict=True):
             call.seqs.set_result(call_seqs)
+
+
+def _customers(call: _Call) -> int:
+    return sum(len(e.customers) for e in call.events)

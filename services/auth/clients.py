@@ -1,6 +1,7 @@
 """API clients of partner systems: OAuth2 client credentials, scopes, IP allow-lists."""
 
 import ipaddress
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -9,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from services.auth import keys, passwords
 from services.auth.models import ApiClient
-from services.auth.service import PERMISSION, Tokens
+from services.auth.service import Tokens, bump_version, current_version
 from services.auth.settings import AUDIENCE, AuthSettings
+from services.common import field_rules, vocabulary
 from services.common.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -23,6 +25,23 @@ from services.common.identity import SCOPES, Caller
 
 DEFAULT_RATE_LIMIT = 600
 BAD_CLIENT = "invalid client credentials"
+_SCOPE = re.compile(vocabulary.SCOPE)
+# partner: an outside system; service: a platform service's own client (tokens of kind "service").
+CLIENT_KINDS = ("partner", "service")
+MAX_SECRET_LENGTH = 256
+
+
+def hidden_groups(kind: str, scopes: list[str]) -> list[str]:
+    """Field groups a partner's token hides: all but those a `fields:<group>` scope grants.
+    The platform's own services see every group (search indexes phones, tagging amounts)."""
+    if kind == "service":
+        return []
+    return [group for group in field_rules.GROUPS if f"fields:{group}" not in scopes]
+
+
+def token_kind(client: ApiClient) -> str:
+    """The "kind" claim of the client's tokens."""
+    return "service" if client.kind == "service" else "client"
 
 
 def _new_secret() -> str:
@@ -49,9 +68,10 @@ def create(
     rate_limit_per_minute: int = 0,
     ip_allowlist: list[str] | None = None,
     record_scope: str = "",
+    kind: str = "",
     now: datetime,
 ) -> tuple[ApiClient, str]:
-    """Register a partner system; returns it and its secret, which is shown this once."""
+    """Register a partner system (or a platform service); returns it and its secret, shown once."""
     name = name.strip()
     problems = []
     if not name or len(name) > 100:
@@ -61,7 +81,7 @@ def create(
     problems += [
         FieldViolation(f"scopes.{i}", "write a scope as resource:action, e.g. customer:read")
         for i, scope in enumerate(scopes)
-        if not PERMISSION.match(scope) or scope == "*"
+        if not _SCOPE.match(scope)
     ]
     if rate_limit_per_minute < 0:
         problems.append(FieldViolation("rate_limit_per_minute", "must not be negative"))
@@ -70,6 +90,9 @@ def create(
     record_scope = record_scope or "own"
     if record_scope not in SCOPES:
         problems.append(FieldViolation("record_scope", f"must be one of {', '.join(SCOPES)}"))
+    kind = kind or "partner"
+    if kind not in CLIENT_KINDS:
+        problems.append(FieldViolation("kind", f"must be one of {', '.join(CLIENT_KINDS)}"))
     if problems:
         raise InvalidArgument("the API client is invalid", problems)
     secret = _new_secret()
@@ -82,6 +105,7 @@ def create(
         ip_allowlist=networks,
         record_scope=record_scope,
         status="active",
+        kind=kind,
         created_at=now,
         created_by=caller.id,
         updated_at=now,
@@ -125,8 +149,10 @@ def rotate_secret(
 
 
 def disable(*, session: Session, client_id: str, now: datetime) -> ApiClient:
-    """Stop the client from getting tokens (tokens already issued run out within minutes)."""
+    """Stop the client from getting tokens; those already issued are revoked within seconds."""
     client = get_or_raise(session=session, client_id=client_id)
+    if client.status != "disabled":
+        bump_version(session=session, kind=token_kind(client), subject=client.client_id, now=now)
     client.status = "disabled"
     client.updated_at = now
     session.flush()
@@ -155,6 +181,15 @@ def issue_token(
     now: datetime,
 ) -> tuple[Tokens, list[str]]:
     """An access token for a partner system (client credentials grant) and its scopes."""
+    if len(client_id) > 64 or len(client_secret) > MAX_SECRET_LENGTH:
+        raise InvalidArgument(
+            "the client credentials are malformed",
+            [
+                FieldViolation(
+                    "client_secret", f"client ids have at most 64 characters, secrets {MAX_SECRET_LENGTH}"
+                )
+            ],
+        )
     client = session.get(ApiClient, client_id) if client_id else None
     # Unknown clients cost a hash too, so timing does not tell which ids exist.
     if not _secret_matches(client, client_secret, settings, now) or client is None:
@@ -182,15 +217,17 @@ def issue_token(
         ttl_seconds=settings.access_token_ttl_seconds,
         now=now,
     )
+    kind = token_kind(client)
     claims.update(
-        kind="client",
+        kind=kind,
+        sv=current_version(session=session, kind=kind, subject=client.client_id),
         roles=[],
         permissions=granted,
         scopes=granted,
         scope=client.record_scope,
         org_unit="",
         teammates=[],
-        hidden_fields=[],
+        hidden_fields=hidden_groups(kind, granted),
         masked_fields=[],
         rate_limit=client.rate_limit_per_minute,
     )

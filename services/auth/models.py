@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import UTCDateTime
@@ -63,19 +63,49 @@ class User(AuthBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class LoginThrottle(AuthBase):
-    """Consecutive failed logins per typed employee id, whether or not the id exists.
+class LoginFailure(AuthBase):
+    """A decaying score of failed attempts for one key in one context, and the delay it earned.
 
-    Keyed by the id as typed, not by users, so unknown ids lock exactly like real ones and the
-    lockout reveals nothing about which ids exist.
+    Keys are "user:<employee id as typed>" (whether or not the id exists, so delays reveal
+    nothing about which ids exist) and "ip:<address>". An account's attempts from an address it
+    has completed a login from before (see LoginContext) are counted in a context of their own
+    ("src:<address>"), so strangers' failures never delay its owner there; every other attempt
+    shares the context "*". The score leaks one failure per `lockout_decay_seconds`.
     """
 
-    __tablename__ = "login_throttles"
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(140), primary_key=True)
+    context: Mapped[str] = mapped_column(String(140), primary_key=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # No attempt in this context is checked before then (each is refused at once, uncounted).
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginContext(AuthBase):
+    """An address a user completed a login from (password and second factor): familiar to them."""
+
+    __tablename__ = "login_contexts"
 
     employee_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SubjectVersion(AuthBase):
+    """The session version of a user or API client: tokens signed with a lower one are revoked.
+
+    Bumped when the subject is disabled, its roles or org unit change, or its password is
+    changed or reset; published (while such tokens may still be alive) by ListRevocations.
+    """
+
+    __tablename__ = "subject_versions"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class RecoveryCode(AuthBase):
@@ -100,7 +130,8 @@ class RefreshToken(AuthBase):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when traded for a new token; presenting it again means it was stolen.
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Ended sessions are published to verifiers while their access tokens may be alive.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class SigningKey(AuthBase):
@@ -137,6 +168,8 @@ class ApiClient(AuthBase):
     ip_allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
     record_scope: Mapped[str] = mapped_column(String(10), default="own")
     status: Mapped[str] = mapped_column(String(10), default="active")
+    # partner | service (a platform service's own client: its tokens are of kind "service").
+    kind: Mapped[str] = mapped_column(String(10), default="partner")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -188,6 +221,22 @@ class AuditEvent(AuthBase):
 
     # The anomaly rules count one actor's recent events as each event is recorded.
     __table_args__ = (Index("ix_audit_events_actor_at", "actor", "at"),)
+
+
+class AuditEventCustomer(AuthBase):
+    """One customer an audited read returned: the log is searchable by the customers it showed.
+
+    Written with its event and never changed; the event's hash covers these rows, so removing
+    one breaks the chain at that event.
+    """
+
+    __tablename__ = "audit_event_customers"
+
+    seq: Mapped[int] = mapped_column(ForeignKey("audit_events.seq"), primary_key=True, autoincrement=False)
+    customer_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+    # A customer's events, newest first (the access log of a privacy export).
+    __table_args__ = (Index("ix_audit_event_customers_customer_seq", "customer_id", "seq"),)
 
 
 class SecurityAlert(AuthBase):

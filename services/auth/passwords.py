@@ -2,6 +2,9 @@
 
 import secrets
 import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -9,6 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.auth.settings import AuthSettings
+from services.auth.throttle import REFUSED, Throttled
 from services.common.errors import FieldViolation, InvalidArgument
 
 MIN_LENGTH = 12
@@ -70,18 +74,43 @@ def hasher(settings: AuthSettings) -> PasswordHasher:
     return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
 
 
+@cache
+def _gate(size: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(size)
+
+
+@contextmanager
+def _hashing(settings: AuthSettings) -> Iterator[None]:
+    """Hold one of the process's hashing slots; Throttled when none frees up in time.
+
+    Each hash takes argon2_memory_kib and a core for its duration: without a bound, a flood of
+    logins (known ids or not) would make as many hashes at once as there are server threads.
+    """
+    gate = _gate(settings.argon2_concurrency)
+    if not gate.acquire(timeout=settings.argon2_wait_seconds):
+        REFUSED.labels("busy").inc()
+        raise Throttled("too many logins are being checked right now; try again in a second", 1)
+    try:
+        yield
+    finally:
+        gate.release()
+
+
 def hash_secret(secret: str, *, settings: AuthSettings) -> str:
     """The argon2id hash of a password or client secret."""
-    return hasher(settings).hash(secret)
+    with _hashing(settings):
+        return hasher(settings).hash(secret)
 
 
 def verify(stored_hash: str | None, secret: str, *, settings: AuthSettings) -> bool:
     """Whether the secret matches; with no hash, spends the same time on a dummy and says no."""
     ph = hasher(settings)
-    try:
-        return ph.verify(stored_hash or _dummy_hash(settings), secret) and stored_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    dummy = _dummy_hash(settings) if stored_hash is None else ""
+    with _hashing(settings):
+        try:
+            return ph.verify(stored_hash or dummy, secret) and stored_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(stored_hash: str, *, settings: AuthSettings) -> bool:

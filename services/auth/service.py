@@ -13,15 +13,16 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import pyotp
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from services.auth import keys, passwords
-from services.auth.models import LoginThrottle, OrgUnit, RecoveryCode, RefreshToken, Role, User
+from services.auth import keys, passwords, throttle
+from services.auth.models import OrgUnit, RecoveryCode, RefreshToken, Role, SubjectVersion, User
 from services.auth.settings import AUDIENCE, AuthSettings
+from services.common import vocabulary as v
 from services.common.errors import (
     AlreadyExists,
     DomainError,
@@ -34,18 +35,22 @@ from services.common.errors import (
 )
 from services.common.identity import SCOPES, Caller
 
-FIELD_GROUPS = ("contact", "financial", "purchase")
-FIELD_RULES = ("visible", "masked", "hidden")
-ORG_UNIT_KINDS = ("company", "region", "team")
+FIELD_GROUPS = get_args(v.FieldGroup)
+FIELD_RULES = get_args(v.FieldRule)
+ORG_UNIT_KINDS = get_args(v.OrgUnitKind)
 USER_STATUSES = ("active", "disabled")
 RECOVERY_CODE_COUNT = 10
 # The one answer to a wrong employee id, a wrong password or a disabled account.
 BAD_CREDENTIALS = "the employee ID or password is incorrect"
+# The one answer of a password change by employee ID to any wrong credential.
+BAD_CREDENTIALS_OR_CODE = "the employee ID, password or verification code is incorrect"
+# Longest credentials worth checking: no stored password is longer (the policy's maximum).
+MAX_CODE_LENGTH = 32
 
 _EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,63}$")
-_ORG_UNIT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-PERMISSION = re.compile(r"^(\*|[a-z_]+:(\*|[a-z_]+))$")
+_ROLE_NAME = re.compile(v.ROLE_NAME)
+_ORG_UNIT_ID = re.compile(v.ORG_UNIT_ID)
+PERMISSION = re.compile(v.PERMISSION)
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,11 @@ class Challenge:
 
 @dataclass(frozen=True)
 class Denied:
-    """A refusal whose bookkeeping must be committed before the error is raised."""
+    """A refusal whose bookkeeping must be committed before the error is raised; `action`
+    names the audit action when it is not the call's own (e.g. auth.refresh_reuse)."""
 
     error: DomainError
+    action: str = ""
 
 
 def digest(secret: str) -> str:
@@ -197,7 +204,13 @@ def update_role(
         raise InvalidArgument("the role is invalid", problems)
     if "description" in paths:
         role.description = str(patch.get("description", "")).strip()[:500]
-    role.permissions, role.scope, role.field_rules = sorted(set(permissions)), scope, rules
+    granted = (sorted(set(permissions)), scope, rules)
+    if granted != (role.permissions, role.scope, role.field_rules):
+        # Tokens carry what the role granted: its holders' live ones are revoked (they refresh).
+        for holder in session.scalars(select(User)):
+            if name in holder.roles:
+                bump_version(session=session, kind="user", subject=holder.employee_id, now=now)
+    role.permissions, role.scope, role.field_rules = granted
     role.updated_at = now
     session.flush()
     return role
@@ -311,7 +324,8 @@ def list_users(
             after = base64.urlsafe_b64decode(page_token.encode("ascii")).decode("utf-8")
         except (ValueError, UnicodeError):
             raise InvalidArgument(
-                "the page token is invalid", [FieldViolation("page.page_token", "not a token we gave")]
+                "the page token is invalid",
+                [FieldViolation("page.page_token", "not a token this API issued")],
             ) from None
         query = query.where(User.employee_id > after)
     if org_unit_id:
@@ -355,6 +369,9 @@ def update_user(
         raise FailedPrecondition("administrators cannot disable themselves or drop their own admin role")
     if status == "disabled" and user.status != "disabled":
         revoke_sessions(session=session, employee_id=employee_id, now=now)
+    if (org_unit_id or None, roles, status) != (user.org_unit_id, list(user.roles), user.status):
+        # What the user's tokens say no longer holds: they stop working within seconds.
+        bump_version(session=session, kind="user", subject=employee_id, now=now)
     user.display_name, user.org_unit_id, user.roles, user.status = name, org_unit_id or None, roles, status
     user.updated_at = now
     session.flush()
@@ -374,62 +391,112 @@ def reset_password(
         session.execute(delete(RecoveryCode).where(RecoveryCode.employee_id == employee_id))
     user.updated_at = now
     revoke_sessions(session=session, employee_id=employee_id, now=now)
-    _clear_failures(session, employee_id)
+    bump_version(session=session, kind="user", subject=employee_id, now=now)
+    throttle.unlock(session=session, employee_id=employee_id)
     session.flush()
     return password
 
 
+def unlock_user(*, session: Session, employee_id: str) -> User:
+    """Lift every login delay of the user."""
+    user = get_user_or_raise(session=session, employee_id=employee_id)
+    throttle.unlock(session=session, employee_id=employee_id)
+    return user
+
+
 def locked_until(*, session: Session, employee_id: str, now: datetime) -> datetime | None:
-    """When the user's lockout ends, if they are locked out now."""
-    throttle = session.get(LoginThrottle, employee_id)
-    if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
-        return throttle.locked_until
-    return None
+    """When the user's delay for attempts from unfamiliar addresses ends, if one is running."""
+    return throttle.locked_until(session=session, employee_id=employee_id, now=now)
 
 
 # --- login -----------------------------------------------------------------------------------
 
 
-def _locked(session: Session, employee_id: str, now: datetime) -> Denied | None:
-    until = locked_until(session=session, employee_id=employee_id, now=now)
-    if until is None:
-        return None
-    wait = max(1, int((until - now).total_seconds() + 0.999))
-    return Denied(Unauthenticated(f"too many failed logins; try again in {wait} seconds"))
+@dataclass(frozen=True)
+class Attempt:
+    """Who tries to log in from where, and the throttle scores the attempt counts against."""
+
+    employee_id: str
+    source: str
+    keys: list[throttle.Key]
 
 
-def _fail(session: Session, settings: AuthSettings, employee_id: str, now: datetime, message: str) -> Denied:
-    """Count a failed attempt; from the threshold on, lock for a doubling, capped period."""
-    throttle = session.get(LoginThrottle, employee_id, with_for_update=True)
-    if throttle is None:
-        throttle = LoginThrottle(employee_id=employee_id, failed_attempts=0)
-        session.add(throttle)
-    throttle.failed_attempts += 1
-    throttle.last_failed_at = now
-    over = throttle.failed_attempts - settings.lockout_threshold
-    if over >= 0:
-        seconds = min(settings.lockout_base_seconds * 2 ** min(over, 30), settings.lockout_max_seconds)
-        throttle.locked_until = now + timedelta(seconds=seconds)
-    session.flush()
+def _attempt(
+    session: Session, settings: AuthSettings, employee_id: str, source: str, now: datetime
+) -> Attempt:
+    """The attempt, refused at once (Throttled, nothing hashed) while one of its delays runs."""
+    keys = throttle.keys_for(
+        session=session, settings=settings, employee_id=employee_id, source=source, now=now
+    )
+    throttle.check(session=session, keys=keys, now=now)
+    return Attempt(employee_id, source, keys)
+
+
+def _fail(session: Session, settings: AuthSettings, attempt: Attempt, now: datetime, message: str) -> Denied:
+    """Count a failed attempt against the account and the address; the refusal to raise."""
+    throttle.fail(session=session, settings=settings, keys=attempt.keys, now=now)
     return Denied(Unauthenticated(message))
 
 
-def _clear_failures(session: Session, employee_id: str) -> None:
-    session.execute(delete(LoginThrottle).where(LoginThrottle.employee_id == employee_id))
+def _succeeded(session: Session, attempt: Attempt, now: datetime) -> None:
+    throttle.succeed(
+        session=session, employee_id=attempt.employee_id, source=attempt.source, keys=attempt.keys, now=now
+    )
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password checked outside any transaction, against the hash it was read with."""
+
+    employee_id: str
+    stored_hash: str | None
+    matches: bool
+
+
+def read_password_hash(
+    *, session: Session, settings: AuthSettings, employee_id: str, source: str = "", now: datetime
+) -> str | None:
+    """The first, read-only half of a password check: Throttled while a delay runs (nothing is
+    hashed then); else the stored hash (None for an unknown id) to check outside any transaction.
+
+    On SQLite a write transaction holds the database's only write lock: a hash made inside one
+    would make every login, and every audit event of every service, wait for it.
+    """
+    _attempt(session, settings, employee_id, source, now)
+    user = session.get(User, employee_id)
+    return user.password_hash if user is not None else None
+
+
+def check_password(
+    *, settings: AuthSettings, employee_id: str, stored_hash: str | None, password: str
+) -> PasswordCheck:
+    """Hash the password against what read_password_hash found (an unknown id costs a dummy hash)."""
+    return PasswordCheck(employee_id, stored_hash, passwords.verify(stored_hash, password, settings=settings))
 
 
 def _check_credentials(
-    session: Session, settings: AuthSettings, employee_id: str, password: str, now: datetime
+    session: Session,
+    settings: AuthSettings,
+    attempt: Attempt,
+    password: str,
+    now: datetime,
+    message: str,
+    checked: PasswordCheck | None = None,
 ) -> User | Denied:
-    """The active user with this password, or a counted refusal that does not say which was wrong."""
-    locked = _locked(session, employee_id, now)
-    if locked is not None:
-        return locked
-    user = session.get(User, employee_id, with_for_update=True)
-    # An unknown id still costs one hash, so timing does not tell which ids exist.
-    good = passwords.verify(user.password_hash if user else None, password, settings=settings)
+    """The active user with this password, or a counted refusal that does not say which was wrong.
+
+    `checked` is the password already checked outside the transaction; it counts while the hash
+    it was checked against is still the stored one, else the password is checked again here.
+    """
+    user = session.get(User, attempt.employee_id, with_for_update=True)
+    stored = user.password_hash if user is not None else None
+    if checked is not None and (checked.employee_id, checked.stored_hash) == (attempt.employee_id, stored):
+        good = checked.matches
+    else:
+        # An unknown id still costs one hash, so timing does not tell which ids exist.
+        good = passwords.verify(stored, password, settings=settings)
     if user is None or not good or user.status != "active":
-        return _fail(session, settings, employee_id, now, BAD_CREDENTIALS)
+        return _fail(session, settings, attempt, now, message)
     if passwords.needs_rehash(user.password_hash, settings=settings):
         user.password_hash = passwords.hash_secret(password, settings=settings)
     return user
@@ -441,6 +508,19 @@ def _required(**fields: str) -> None:
         raise InvalidArgument("required fields are missing", missing)
 
 
+def check_credential_shapes(*, employee_id: str = "", password: str = "", totp_code: str = "") -> None:
+    """InvalidArgument for credentials no account can have (checked before anything is hashed)."""
+    problems = []
+    if employee_id and not _EMPLOYEE_ID.match(employee_id):
+        problems.append(FieldViolation("employee_id", "use 1 to 64 letters, digits, '.', '-' or '_'"))
+    if len(password) > passwords.MAX_LENGTH:
+        problems.append(FieldViolation("password", f"must be at most {passwords.MAX_LENGTH} characters"))
+    if len(totp_code) > MAX_CODE_LENGTH:
+        problems.append(FieldViolation("totp_code", f"must be at most {MAX_CODE_LENGTH} characters"))
+    if problems:
+        raise InvalidArgument("the credentials are malformed", problems)
+
+
 def login(
     *,
     session: Session,
@@ -448,29 +528,42 @@ def login(
     employee_id: str,
     password: str,
     totp_code: str = "",
+    source: str = "",
+    checked: PasswordCheck | None = None,
     now: datetime,
 ) -> Tokens | Challenge | Denied:
-    """Check password and second factor: tokens, the next first-login step, or a refusal."""
-    employee_id = employee_id.strip()
-    _required(employee_id=employee_id, password=password)
-    user = _check_credentials(session, settings, employee_id, password, now)
+    """Check password and second factor: tokens, the next first-login step, or a refusal.
+
+    `source` is the client's address: failures from addresses the user logged in from before
+    are counted apart (see throttle.py). `checked`: the password as checked by
+    prepare_login's caller outside the transaction.
+    """
+    employee_id = check_login_shapes(employee_id=employee_id, password=password, totp_code=totp_code)
+    attempt = _attempt(session, settings, employee_id, source, now)
+    user = _check_credentials(session, settings, attempt, password, now, BAD_CREDENTIALS, checked)
     if isinstance(user, Denied):
         return user
     if user.must_change_password:
-        _clear_failures(session, employee_id)
         return _setup_challenge(session, settings, user, "password_change_required", now)
     if not user.totp_enrolled:
-        _clear_failures(session, employee_id)
         return _enrolment_challenge(session, settings, user, now)
-    # The failure count is kept until the second factor passes, so it throttles code guessing too.
+    # The failure score is kept until the second factor passes, so it throttles code guessing too.
     if not totp_code.strip():
         return Challenge(kind="totp_required")
     if not _second_factor(session, user, totp_code, now):
         return _fail(
-            session, settings, employee_id, now, "the verification code is incorrect or was already used"
+            session, settings, attempt, now, "the verification code is incorrect or was already used"
         )
-    _clear_failures(session, employee_id)
+    _succeeded(session, attempt, now)
     return _start_session(session, settings, user, now)
+
+
+def check_login_shapes(*, employee_id: str, password: str, totp_code: str) -> str:
+    """The employee id to log in, once the credentials are present and well-formed."""
+    employee_id = employee_id.strip()
+    _required(employee_id=employee_id, password=password)
+    check_credential_shapes(employee_id=employee_id, password=password, totp_code=totp_code)
+    return employee_id
 
 
 def _setup_challenge(
@@ -534,17 +627,35 @@ def change_password(
     employee_id: str = "",
     current_password: str,
     new_password: str,
+    totp_code: str = "",
+    source: str = "",
+    checked: PasswordCheck | None = None,
     now: datetime,
 ) -> Challenge | None | Denied:
-    """Replace the password (ending every session); the enrolment challenge when TOTP comes next."""
-    if setup_token:
-        employee_id = keys.read_setup_token(session=session, settings=settings, token=setup_token, now=now)
-    employee_id = employee_id.strip()
-    _required(employee_id=employee_id, current_password=current_password, new_password=new_password)
-    user = _check_credentials(session, settings, employee_id, current_password, now)
+    """Replace the password (ending every session); the enrolment challenge when TOTP comes next.
+
+    Without a setup token the second factor is required too, and a wrong password and a wrong
+    code get the same answer: the call is no oracle for the password. The new password's policy
+    is checked before the current one, so its answer says nothing about the current one either.
+    """
+    by_token = bool(setup_token)
+    employee_id = password_change_subject(
+        session=session,
+        settings=settings,
+        setup_token=setup_token,
+        employee_id=employee_id,
+        current_password=current_password,
+        new_password=new_password,
+        totp_code=totp_code,
+        now=now,
+    )
+    attempt = _attempt(session, settings, employee_id, source, now)
+    message = BAD_CREDENTIALS if by_token else BAD_CREDENTIALS_OR_CODE
+    user = _check_credentials(session, settings, attempt, current_password, now, message, checked)
     if isinstance(user, Denied):
         return user
-    passwords.check_policy(new_password, employee_id=employee_id)
+    if not by_token and not (user.totp_enrolled and _second_factor(session, user, totp_code, now)):
+        return _fail(session, settings, attempt, now, message)
     if new_password == current_password:
         raise InvalidArgument(
             "the new password must differ from the current one",
@@ -554,11 +665,41 @@ def change_password(
     user.must_change_password = False
     user.updated_at = now
     revoke_sessions(session=session, employee_id=employee_id, now=now)
-    _clear_failures(session, employee_id)
+    bump_version(session=session, kind="user", subject=employee_id, now=now)
+    throttle.unlock(session=session, employee_id=employee_id)
     session.flush()
     if not user.totp_enrolled:
         return _enrolment_challenge(session, settings, user, now)
     return None
+
+
+def password_change_subject(
+    *,
+    session: Session,
+    settings: AuthSettings,
+    setup_token: str,
+    employee_id: str,
+    current_password: str,
+    new_password: str,
+    totp_code: str,
+    now: datetime,
+) -> str:
+    """Whose password a change is for, once everything but the credentials themselves checks out
+    (the setup token, required fields, shapes, the new password's policy)."""
+    if setup_token:
+        employee_id = keys.read_setup_token(session=session, settings=settings, token=setup_token, now=now)
+    employee_id = employee_id.strip()
+    _required(employee_id=employee_id, current_password=current_password, new_password=new_password)
+    if not setup_token:
+        _required(totp_code=totp_code.strip())
+    check_credential_shapes(employee_id=employee_id, totp_code=totp_code)
+    passwords.check_policy(new_password, employee_id=employee_id)
+    if len(current_password) > passwords.MAX_LENGTH:
+        raise InvalidArgument(
+            "the credentials are malformed",
+            [FieldViolation("current_password", f"must be at most {passwords.MAX_LENGTH} characters")],
+        )
+    return employee_id
 
 
 def _setup_user(session: Session, settings: AuthSettings, setup_token: str, now: datetime) -> User:
@@ -586,12 +727,19 @@ def enroll_totp(
 
 
 def verify_totp(
-    *, session: Session, settings: AuthSettings, setup_token: str, totp_code: str, now: datetime
+    *,
+    session: Session,
+    settings: AuthSettings,
+    setup_token: str,
+    totp_code: str,
+    source: str = "",
+    now: datetime,
 ) -> tuple[list[str], Tokens]:
     """Complete enrolment with a first code: fresh recovery codes (shown once) and a session."""
     user = _setup_user(session, settings, setup_token, now)
     if not user.totp_secret:
         raise FailedPrecondition("start TOTP enrolment first")
+    check_credential_shapes(totp_code=totp_code)
     if not _totp_matches(user, totp_code.strip().replace(" ", ""), now):
         raise InvalidArgument(
             "the verification code does not match",
@@ -600,7 +748,10 @@ def verify_totp(
     user.totp_enrolled = True
     user.updated_at = now
     codes = replace_recovery_codes(session=session, employee_id=user.employee_id)
-    _clear_failures(session, user.employee_id)
+    keys_ = throttle.keys_for(
+        session=session, settings=settings, employee_id=user.employee_id, source=source, now=now
+    )
+    _succeeded(session, Attempt(user.employee_id, source, keys_), now)
     return codes, _start_session(session, settings, user, now)
 
 
@@ -619,7 +770,49 @@ def replace_recovery_codes(*, session: Session, employee_id: str) -> list[str]:
 # --- tokens and sessions ---------------------------------------------------------------------
 
 
-def access_claims(*, session: Session, settings: AuthSettings, user: User, now: datetime) -> dict[str, Any]:
+def bump_version(*, session: Session, kind: str, subject: str, now: datetime) -> int:
+    """Revoke every token of the subject signed so far (published by ListRevocations); the new version."""
+    row = session.get(SubjectVersion, (kind, subject), with_for_update=True)
+    if row is None:
+        row = SubjectVersion(kind=kind, subject=subject, version=0, changed_at=now)
+        session.add(row)
+    row.version += 1
+    row.changed_at = now
+    session.flush()
+    return row.version
+
+
+def current_version(*, session: Session, kind: str, subject: str) -> int:
+    """The subject's session version, which new tokens carry as their "sv" claim."""
+    row = session.get(SubjectVersion, (kind, subject))
+    return row.version if row is not None else 0
+
+
+def list_revocations(
+    *, session: Session, settings: AuthSettings, now: datetime
+) -> tuple[list[SubjectVersion], list[str]]:
+    """Subject versions and ended sessions that may still have unexpired access tokens."""
+    # Tokens live their TTL, and verifiers accept them for their leeway (30 s) beyond.
+    since = now - timedelta(seconds=settings.access_token_ttl_seconds + keys.LEEWAY_SECONDS + 30)
+    subjects = list(
+        session.scalars(
+            select(SubjectVersion).where(SubjectVersion.changed_at > since).order_by(SubjectVersion.subject)
+        )
+    )
+    families = list(
+        session.scalars(
+            select(RefreshToken.family_id)
+            .where(RefreshToken.revoked_at > since)
+            .distinct()
+            .order_by(RefreshToken.family_id)
+        )
+    )
+    return subjects, families
+
+
+def access_claims(
+    *, session: Session, settings: AuthSettings, user: User, now: datetime, session_id: str = ""
+) -> dict[str, Any]:
     """The claims of a user's access token, from their roles as they are now."""
     policy = policy_of(session=session, role_names=list(user.roles))
     teammates: list[str] = []
@@ -649,21 +842,24 @@ def access_claims(*, session: Session, settings: AuthSettings, user: User, now: 
         teammates=teammates,
         hidden_fields=list(policy.hidden_fields),
         masked_fields=list(policy.masked_fields),
+        sv=current_version(session=session, kind="user", subject=user.employee_id),
     )
+    if session_id:
+        claims["sid"] = session_id
     return claims
 
 
 def _start_session(
     session: Session, settings: AuthSettings, user: User, now: datetime, family_id: str = ""
 ) -> Tokens:
-    access = keys.sign(
-        session=session, claims=access_claims(session=session, settings=settings, user=user, now=now), now=now
-    )
+    family_id = family_id or uuid.uuid4().hex
+    claims = access_claims(session=session, settings=settings, user=user, now=now, session_id=family_id)
+    access = keys.sign(session=session, claims=claims, now=now)
     refresh = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
             token_hash=digest(refresh),
-            family_id=family_id or uuid.uuid4().hex,
+            family_id=family_id,
             employee_id=user.employee_id,
             issued_at=now,
             expires_at=now + timedelta(seconds=settings.refresh_token_ttl_seconds),
@@ -700,14 +896,23 @@ def refresh(
 ) -> Tokens | Denied:
     """Rotate a refresh token; presenting an already rotated one ends its whole session."""
     _required(refresh_token=refresh_token)
+    if len(refresh_token) > 512:
+        raise InvalidArgument(
+            "the refresh token is malformed",
+            [FieldViolation("refresh_token", "must be at most 512 characters")],
+        )
     row = session.get(RefreshToken, digest(refresh_token), with_for_update=True)
     if row is None:
         raise Unauthenticated("the refresh token is invalid")
     if row.revoked_at is not None:
         raise Unauthenticated("the session has ended; log in again")
     if row.rotated_at is not None:
+        # Only one of two holders can have been given the newer token: one of them stole it.
         _revoke_family(session, row.family_id, now)
-        return Denied(Unauthenticated("the refresh token was already used; the session has been ended"))
+        return Denied(
+            Unauthenticated("the refresh token was already used; the session has been ended"),
+            action="auth.refresh_reuse",
+        )
     if row.expires_at <= now:
         raise Unauthenticated("the refresh token has expired; log in again")
     user = session.get(User, row.employee_id)
@@ -718,8 +923,17 @@ def refresh(
     return _start_session(session, settings, user, now, family_id=row.family_id)
 
 
+def session_owner(*, session: Session, refresh_token: str) -> str:
+    """The employee id a refresh token was issued to, or "" for a token we never issued."""
+    if not refresh_token or len(refresh_token) > 512:
+        return ""
+    row = session.get(RefreshToken, digest(refresh_token))
+    return row.employee_id if row is not None else ""
+
+
 def logout(*, session: Session, refresh_token: str, now: datetime) -> None:
-    """End the session the refresh token belongs to (unknown tokens are ignored)."""
+    """End the session the refresh token belongs to (unknown tokens are ignored); its access
+    tokens are published as revoked."""
     row = session.get(RefreshToken, digest(refresh_token)) if refresh_token else None
     if row is not None:
         _revoke_family(session, row.family_id, now)

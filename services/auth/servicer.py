@@ -1,24 +1,36 @@
 """AuthService: translates between protobuf messages and the domain functions."""
 
+import functools
 import json
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.auth.v1 import auth_pb2 as pb
 from crm.auth.v1 import auth_pb2_grpc
-from services.auth import alerts, audit, clients, keys, service
+from services.auth import alerts, audit, clients, keys, service, throttle
 from services.auth.audit_writer import AuditWriter
 from services.auth.models import ApiClient, AuditEvent, OrgUnit, Role, User
 from services.auth.settings import AuthSettings
 from services.common import identity, telemetry
 from services.common.db import Database
+from services.common.errors import DomainError, PermissionDenied
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# The auth service records its own events under its own name.
+_AUTH = identity.Caller(id="auth", kind="service")
+# Refusals of who the caller is or may do (audited as "denied"; other errors as "failed").
+_REFUSALS = frozenset(
+    {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.RESOURCE_EXHAUSTED}
+)
 
 # Served without a caller identity: the login steps carry their own proof.
 PUBLIC_METHODS = frozenset(
@@ -32,8 +44,49 @@ PUBLIC_METHODS = frozenset(
         "Logout",
         "IssueClientToken",
         "GetJwks",
+        "ListRevocations",
     )
 )
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """Who a public step is audited as (as far as the request tells), and from where."""
+
+    actor: str
+    actor_kind: str
+    target: str
+    source: str
+    # The details key of a refusal's message.
+    detail: str = "reason"
+
+
+def _answers_throttled(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer Throttled as RESOURCE_EXHAUSTED with the seconds to wait in "retry-after"."""
+
+    @functools.wraps(method)
+    def answer(self: Any, request: Any, context: Any) -> Any:
+        try:
+            return method(self, request, context)
+        except throttle.Throttled as exc:
+            context.set_trailing_metadata((("retry-after", str(exc.retry_after)),))
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, exc.message)
+
+    return answer
+
+
+def _peer_address(context: Any) -> str:
+    """The address gRPC saw the call come from ("ipv4:10.0.0.7:5000" -> "10.0.0.7")."""
+    try:
+        peer = str(context.peer())
+    except Exception:  # noqa: BLE001 - an address is a nicety here
+        return ""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0][:100]
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")[:100]
+    return peer[:100]
 
 
 def _alert(alert: Any) -> pb.SecurityAlert:
@@ -67,15 +120,6 @@ def _target(request: Any) -> str:
             if isinstance(value, str) and value:
                 return f"{key}:{value}"[:200]
     return ""
-
-
-def _peer(context: Any) -> str:
-    """The client's address as the gateway passed it, else the calling address gRPC saw."""
-    try:
-        passed = dict(context.invocation_metadata()).get(identity.CLIENT_ADDRESS)
-        return str(passed or context.peer())[:100]
-    except Exception:  # noqa: BLE001 - an address is a nicety here
-        return ""
 
 
 def _utc_now() -> datetime:
@@ -158,10 +202,11 @@ def _client(client: ApiClient) -> pb.ApiClient:
         record_scope=client.record_scope,
         created_at=_timestamp(client.created_at),
         previous_secret_expires_at=_timestamp(client.previous_secret_expires_at),
+        kind=client.kind,
     )
 
 
-def _audit_event(event: AuditEvent) -> pb.AuditEvent:
+def _audit_event(event: AuditEvent, customers: list[str]) -> pb.AuditEvent:
     return pb.AuditEvent(
         seq=event.seq,
         at=_timestamp(event.at),
@@ -179,6 +224,7 @@ def _audit_event(event: AuditEvent) -> pb.AuditEvent:
         else "",
         prev_hash=event.prev_hash,
         hash=event.hash,
+        customer_ids=customers,
     )
 
 
@@ -193,6 +239,7 @@ def _new_event(i: int, event: pb.AuditEvent) -> audit.NewEvent:
         outcome=event.outcome,
         trace_id=event.trace_id,
         details=audit.parse_details(event.details_json, path=f"events.{i}.details_json"),
+        customers=tuple(event.customer_ids),
     )
 
 
@@ -212,11 +259,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         settings: AuthSettings,
         writer: AuditWriter,
         clock: Callable[[], datetime] = _utc_now,
+        authenticate: Callable[[Any], identity.Caller] | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._writer = writer
         self._clock = clock
+        # The server's authenticator: tells a platform service's calls from anyone else's.
+        self._authenticate = authenticate
 
     def _admin(self, session: Any, action: str = "", request: Any = None) -> identity.Caller:
         """The caller, if an administrator; a change is audited in the same unit of work, so it is
@@ -226,7 +276,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         if action:
             audit.record(
                 session=session,
-                recorder=identity.Caller(id="auth", kind="service"),
+                recorder=_AUTH,
                 events=[
                     audit.NewEvent(
                         actor=caller.id,
@@ -242,110 +292,298 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     # --- public ----------------------------------------------------------------------------
 
+    def _origin(self, context: Any) -> tuple[str, bool]:
+        """Where the call came from, and whether a platform service vouches for it: the client's
+        address as the gateway passed it when the call is made by a platform service (its token
+        says so), else the address gRPC saw. Nobody else chooses the address that throttling,
+        familiar addresses and allow-lists go by."""
+        try:
+            metadata = tuple(context.invocation_metadata() or ())
+        except Exception:  # noqa: BLE001 - an address is a nicety here
+            return "", False
+        passed = next((str(v) for k, v in metadata if k == identity.CLIENT_ADDRESS), "")
+        if passed and self._authenticate is not None:
+            try:
+                if self._authenticate(metadata).kind == "service":
+                    return passed[:100], True
+            except DomainError:
+                pass
+        return _peer_address(context), False
+
+    def _source(self, context: Any) -> str:
+        return self._origin(context)[0]
+
+    def _record_auth(
+        self, session: Any, *, attempt: _Attempt, action: str, outcome: str, details: dict[str, Any]
+    ) -> None:
+        audit.record(
+            session=session,
+            recorder=_AUTH,
+            events=[
+                audit.NewEvent(
+                    actor=attempt.actor[:64] or "-",
+                    actor_kind=attempt.actor_kind,
+                    action=action,
+                    target=attempt.target[:200],
+                    outcome=outcome,
+                    source=attempt.source,
+                    trace_id=telemetry.current_trace_id(),
+                    details=details,
+                )
+            ],
+            clock=self._clock,
+        )
+
+    def _audited(
+        self,
+        attempt: _Attempt,
+        action: str,
+        work: Callable[[Any], T | service.Denied],
+        summary: Callable[[T], dict[str, Any]] = lambda _: {},
+        prepare: Callable[[], None] = lambda: None,
+    ) -> T:
+        """Run one public step in its own unit of work, audited whatever its outcome.
+
+        `prepare` runs first, outside the unit of work (a password is hashed there). Success and
+        counted refusals (`Denied`) are recorded in the step's own transaction; a step that
+        raises changes nothing, and its refusal is recorded in a transaction of its own.
+        """
+        try:
+            prepare()
+            with self._db.session_scope() as session:
+                result = work(session)
+                if isinstance(result, service.Denied):
+                    reason = {attempt.detail: result.error.message[:200]}
+                    self._record_auth(
+                        session,
+                        attempt=attempt,
+                        action=result.action or action,
+                        outcome="denied",
+                        details=reason,
+                    )
+                else:
+                    self._record_auth(
+                        session, attempt=attempt, action=action, outcome="success", details=summary(result)
+                    )
+        except DomainError as exc:
+            outcome = "denied" if exc.code in _REFUSALS else "failed"
+            try:
+                with self._db.session_scope() as session:
+                    self._record_auth(
+                        session,
+                        attempt=attempt,
+                        action=action,
+                        outcome=outcome,
+                        details={attempt.detail: exc.message[:200]},
+                    )
+            except Exception:  # noqa: BLE001 - the refusal stands; the log's outage is reported
+                log.exception("could not audit a refused %s", action)
+            raise
+        return _accepted(result)
+
+    def _setup_subject(self, setup_token: str) -> str:
+        """The employee id a setup token names, or "" when it does not verify."""
+        if not setup_token or len(setup_token) > 4096:
+            return ""
+        try:
+            with self._db.session_scope(readonly=True) as session:
+                return keys.read_setup_token(
+                    session=session, settings=self._settings, token=setup_token, now=self._clock()
+                )
+        except DomainError:
+            return ""
+
+    def _check_password(self, employee_id: str, password: str, source: str) -> service.PasswordCheck:
+        """Read the stored hash (refusing a running delay), then hash outside any transaction."""
+        with self._db.session_scope(readonly=True) as session:
+            stored = service.read_password_hash(
+                session=session,
+                settings=self._settings,
+                employee_id=employee_id,
+                source=source,
+                now=self._clock(),
+            )
+        return service.check_password(
+            settings=self._settings, employee_id=employee_id, stored_hash=stored, password=password
+        )
+
+    @_answers_throttled
     def Login(self, request: pb.LoginRequest, context: Any) -> pb.LoginResponse:
-        telemetry.set_attributes(employee_id=request.employee_id)
-        with self._db.session_scope() as session:
-            result = service.login(
+        telemetry.set_attributes(employee_id=request.employee_id[:64])
+        source = self._source(context)
+        attempt = _Attempt(request.employee_id, "user", f"user:{request.employee_id[:64]}", source, "step")
+        checked: list[service.PasswordCheck] = []
+
+        def prepare() -> None:
+            employee_id = service.check_login_shapes(
+                employee_id=request.employee_id, password=request.password, totp_code=request.totp_code
+            )
+            checked.append(self._check_password(employee_id, request.password, source))
+
+        # Every login is audited: success, challenge or refusal.
+        result = self._audited(
+            attempt,
+            "auth.login",
+            lambda session: service.login(
                 session=session,
                 settings=self._settings,
                 employee_id=request.employee_id,
                 password=request.password,
                 totp_code=request.totp_code,
+                source=source,
+                checked=checked[0],
                 now=self._clock(),
-            )
-            # Every login is audited in the same transaction: success, challenge or refusal.
-            outcome = "denied" if isinstance(result, service.Denied) else "success"
-            step = (
-                type(result).__name__.lower()
-                if not isinstance(result, service.Denied)
-                else result.error.message
-            )
-            audit.record(
-                session=session,
-                recorder=identity.Caller(id="auth", kind="service"),
-                events=[
-                    audit.NewEvent(
-                        actor=request.employee_id[:64] or "-",
-                        actor_kind="user",
-                        action="auth.login",
-                        target=f"user:{request.employee_id[:64]}",
-                        outcome=outcome,
-                        source=_peer(context),
-                        trace_id=telemetry.current_trace_id(),
-                        details={"step": step[:200]},
-                    )
-                ],
-                clock=self._clock,
-            )
-        result = _accepted(result)
+            ),
+            lambda result: {"step": type(result).__name__.lower()},
+            prepare,
+        )
         if isinstance(result, service.Challenge):
             return pb.LoginResponse(challenge=_challenge(result))
         return pb.LoginResponse(tokens=_tokens(result))
 
+    @_answers_throttled
     def ChangePassword(self, request: pb.ChangePasswordRequest, context: Any) -> pb.ChangePasswordResponse:
-        with self._db.session_scope() as session:
-            result = service.change_password(
+        source = self._source(context)
+        who = self._setup_subject(request.setup_token) if request.setup_token else request.employee_id
+        attempt = _Attempt(who, "user" if who else "anonymous", f"user:{who[:64]}" if who else "", source)
+        checked: list[service.PasswordCheck] = []
+
+        def prepare() -> None:
+            with self._db.session_scope(readonly=True) as session:
+                employee_id = service.password_change_subject(
+                    session=session,
+                    settings=self._settings,
+                    setup_token=request.setup_token,
+                    employee_id=request.employee_id,
+                    current_password=request.current_password,
+                    new_password=request.new_password,
+                    totp_code=request.totp_code,
+                    now=self._clock(),
+                )
+            checked.append(self._check_password(employee_id, request.current_password, source))
+
+        challenge = self._audited(
+            attempt,
+            "auth.password_change",
+            lambda session: service.change_password(
                 session=session,
                 settings=self._settings,
                 setup_token=request.setup_token,
                 employee_id=request.employee_id,
                 current_password=request.current_password,
                 new_password=request.new_password,
+                totp_code=request.totp_code,
+                source=source,
+                checked=checked[0],
                 now=self._clock(),
-            )
-        challenge = _accepted(result)
+            ),
+            prepare=prepare,
+        )
         if challenge is None:
             return pb.ChangePasswordResponse()
         return pb.ChangePasswordResponse(challenge=_challenge(challenge))
 
+    @_answers_throttled
     def EnrollTotp(self, request: pb.EnrollTotpRequest, context: Any) -> pb.EnrollTotpResponse:
-        with self._db.session_scope() as session:
-            secret, uri = service.enroll_totp(
+        who = self._setup_subject(request.setup_token)
+        attempt = _Attempt(
+            who, "user" if who else "anonymous", f"user:{who}" if who else "", self._source(context)
+        )
+        secret, uri = self._audited(
+            attempt,
+            "auth.totp_enroll",
+            lambda session: service.enroll_totp(
                 session=session, settings=self._settings, setup_token=request.setup_token, now=self._clock()
-            )
+            ),
+        )
         return pb.EnrollTotpResponse(totp_secret=secret, totp_provisioning_uri=uri)
 
+    @_answers_throttled
     def VerifyTotp(self, request: pb.VerifyTotpRequest, context: Any) -> pb.VerifyTotpResponse:
-        with self._db.session_scope() as session:
-            codes, tokens = service.verify_totp(
+        who = self._setup_subject(request.setup_token)
+        source = self._source(context)
+        attempt = _Attempt(who, "user" if who else "anonymous", f"user:{who}" if who else "", source)
+        codes, tokens = self._audited(
+            attempt,
+            "auth.totp_verify",
+            lambda session: service.verify_totp(
                 session=session,
                 settings=self._settings,
                 setup_token=request.setup_token,
                 totp_code=request.totp_code,
+                source=source,
                 now=self._clock(),
-            )
+            ),
+        )
         return pb.VerifyTotpResponse(recovery_codes=codes, tokens=_tokens(tokens))
 
+    def _session_attempt(self, refresh_token: str, context: Any) -> _Attempt:
+        with self._db.session_scope(readonly=True) as session:
+            who = service.session_owner(session=session, refresh_token=refresh_token)
+        return _Attempt(
+            who, "user" if who else "anonymous", f"user:{who}" if who else "", self._source(context)
+        )
+
     def Refresh(self, request: pb.RefreshRequest, context: Any) -> pb.RefreshResponse:
-        with self._db.session_scope() as session:
-            result = service.refresh(
+        tokens = self._audited(
+            self._session_attempt(request.refresh_token, context),
+            "auth.refresh",
+            lambda session: service.refresh(
                 session=session,
                 settings=self._settings,
                 refresh_token=request.refresh_token,
                 now=self._clock(),
-            )
-        return pb.RefreshResponse(tokens=_tokens(_accepted(result)))
+            ),
+        )
+        return pb.RefreshResponse(tokens=_tokens(tokens))
 
     def Logout(self, request: pb.LogoutRequest, context: Any) -> pb.LogoutResponse:
-        with self._db.session_scope() as session:
-            service.logout(session=session, refresh_token=request.refresh_token, now=self._clock())
+        self._audited(
+            self._session_attempt(request.refresh_token, context),
+            "auth.logout",
+            lambda session: service.logout(
+                session=session, refresh_token=request.refresh_token, now=self._clock()
+            ),
+        )
         return pb.LogoutResponse()
 
+    @_answers_throttled
     def IssueClientToken(
         self, request: pb.IssueClientTokenRequest, context: Any
     ) -> pb.IssueClientTokenResponse:
-        telemetry.set_attributes(client_id=request.client_id)
-        with self._db.session_scope() as session:
-            tokens, scopes = clients.issue_token(
+        telemetry.set_attributes(client_id=request.client_id[:64])
+        source, vouched = self._origin(context)
+        # The address the allow-list is checked against: the partner's as the gateway saw it,
+        # believed only from a platform service; anyone else is checked where gRPC saw them.
+        client_ip = (request.client_ip or source) if vouched else source
+        attempt = _Attempt(request.client_id, "client", f"client:{request.client_id[:64]}", client_ip)
+        tokens, scopes = self._audited(
+            attempt,
+            "auth.client_token",
+            lambda session: clients.issue_token(
                 session=session,
                 settings=self._settings,
                 client_id=request.client_id,
                 client_secret=request.client_secret,
                 scopes=list(request.scopes),
-                client_ip=request.client_ip,
+                client_ip=client_ip,
                 now=self._clock(),
-            )
+            ),
+            lambda issued: {"scopes": issued[1]},
+        )
         return pb.IssueClientTokenResponse(tokens=_tokens(tokens), scopes=scopes)
+
+    def ListRevocations(self, request: pb.ListRevocationsRequest, context: Any) -> pb.ListRevocationsResponse:
+        with self._db.session_scope(readonly=True) as session:
+            subjects, sessions = service.list_revocations(
+                session=session, settings=self._settings, now=self._clock()
+            )
+            return pb.ListRevocationsResponse(
+                subjects=[
+                    pb.SubjectRevocation(kind=r.kind, subject=r.subject, version=r.version) for r in subjects
+                ],
+                session_ids=sessions,
+            )
 
     def GetJwks(self, request: pb.GetJwksRequest, context: Any) -> pb.GetJwksResponse:
         with self._db.session_scope(readonly=True) as session:
@@ -367,6 +605,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             key = keys.create(session=session, now=self._clock())
         return pb.RotateSigningKeyResponse(kid=key.kid)
 
+    @_answers_throttled
     def CreateUser(self, request: pb.CreateUserRequest, context: Any) -> pb.CreateUserResponse:
         with self._db.session_scope() as session:
             self._admin(session, "admin.create_user", request)
@@ -415,6 +654,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             reply = pb.UpdateUserResponse(user=_user(user))
         return reply
 
+    @_answers_throttled
     def ResetPassword(self, request: pb.ResetPasswordRequest, context: Any) -> pb.ResetPasswordResponse:
         with self._db.session_scope() as session:
             self._admin(session, "admin.reset_password", request)
@@ -426,6 +666,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 now=self._clock(),
             )
         return pb.ResetPasswordResponse(one_time_password=password)
+
+    def UnlockUser(self, request: pb.UnlockUserRequest, context: Any) -> pb.UnlockUserResponse:
+        with self._db.session_scope() as session:
+            self._admin(session, "admin.unlock_user", request)
+            user = service.unlock_user(session=session, employee_id=request.employee_id)
+            reply = pb.UnlockUserResponse(user=_user(user))
+        return reply
 
     def CreateRole(self, request: pb.CreateRoleRequest, context: Any) -> pb.CreateRoleResponse:
         with self._db.session_scope() as session:
@@ -481,6 +728,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             units = service.list_org_units(session=session)
             return pb.ListOrgUnitsResponse(org_units=[_org_unit(u) for u in units])
 
+    @_answers_throttled
     def CreateApiClient(self, request: pb.CreateApiClientRequest, context: Any) -> pb.CreateApiClientResponse:
         with self._db.session_scope() as session:
             caller = self._admin(session, "admin.create_api_client", request)
@@ -493,6 +741,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 rate_limit_per_minute=request.client.rate_limit_per_minute,
                 ip_allowlist=list(request.client.ip_allowlist),
                 record_scope=request.client.record_scope,
+                kind=request.client.kind,
                 now=self._clock(),
             )
             reply = pb.CreateApiClientResponse(client=_client(client), client_secret=secret)
@@ -506,6 +755,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 clients=[_client(c) for c in clients.list_clients(session=session)]
             )
 
+    @_answers_throttled
     def RotateApiClientSecret(
         self, request: pb.RotateApiClientSecretRequest, context: Any
     ) -> pb.RotateApiClientSecretResponse:
@@ -538,6 +788,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         caller = identity.current()
         audit.require_writer(caller=caller, dev_identity=self._settings.dev_identity)
         events = [_new_event(i, e) for i, e in enumerate(request.events[: audit.MAX_EVENTS_PER_CALL + 1])]
+        audit.require_own_actions(caller=caller, events=events)
         return pb.RecordAuditEventsResponse(seqs=self._writer.record(recorder=caller, events=events))
 
     def ListAuditEvents(self, request: pb.ListAuditEventsRequest, context: Any) -> pb.ListAuditEventsResponse:
@@ -553,8 +804,17 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 outcome=request.outcome,
                 start_time=request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None,
                 end_time=request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None,
+                customer_id=request.customer_id,
+                with_customers=not request.omit_customer_ids,
             )
-            reply = pb.ListAuditEventsResponse(events=[_audit_event(e) for e in events])
+            listed = (
+                {}
+                if request.omit_customer_ids
+                else audit.customers_of(session=session, seqs=[e.seq for e in events])
+            )
+            reply = pb.ListAuditEventsResponse(
+                events=[_audit_event(e, listed.get(e.seq, [])) for e in events]
+            )
         reply.page.next_page_token = next_token
         return reply
 
@@ -570,26 +830,39 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: pb.AcknowledgeSecurityAlertRequest, context: Any
     ) -> pb.AcknowledgeSecurityAlertResponse:
         caller = identity.current()
-        with self._db.session_scope() as session:
-            audit.require_reader(session=session, caller=caller)
-            alert = alerts.acknowledge(
-                session=session, alert_id=request.alert_id, by=caller.id, at=self._clock()
+
+        def event(outcome: str, details: dict[str, Any]) -> audit.NewEvent:
+            return audit.NewEvent(
+                actor=caller.id,
+                actor_kind=caller.kind,
+                action="security.acknowledge_alert",
+                target=f"alert:{request.alert_id}"[:200],
+                outcome=outcome,
+                source=caller.source,
+                trace_id=telemetry.current_trace_id(),
+                details=details,
             )
-            reply = pb.AcknowledgeSecurityAlertResponse(alert=_alert(alert))
-            audit.record(
-                session=session,
-                recorder=identity.Caller(id="auth", kind="service"),
-                events=[
-                    audit.NewEvent(
-                        actor=caller.id,
-                        actor_kind=caller.kind,
-                        action="security.acknowledge_alert",
-                        target=f"alert:{request.alert_id}",
-                        trace_id=telemetry.current_trace_id(),
-                    )
-                ],
-                clock=self._clock,
-            )
+
+        try:
+            with self._db.session_scope() as session:
+                audit.require_reader(session=session, caller=caller)
+                alert = alerts.acknowledge(
+                    session=session, alert_id=request.alert_id, by=caller.id, at=self._clock()
+                )
+                reply = pb.AcknowledgeSecurityAlertResponse(alert=_alert(alert))
+                audit.record(
+                    session=session, recorder=_AUTH, events=[event("success", {})], clock=self._clock
+                )
+        except PermissionDenied as exc:
+            # Refused (not on the security team, or the alert is about the caller): on record too.
+            with self._db.session_scope() as session:
+                audit.record(
+                    session=session,
+                    recorder=_AUTH,
+                    events=[event("denied", {"reason": exc.message[:200]})],
+                    clock=self._clock,
+                )
+            raise
         return reply
 
     def VerifyAuditLog(self, request: pb.VerifyAuditLogRequest, context: Any) -> pb.VerifyAuditLogResponse:

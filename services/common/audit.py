@@ -13,10 +13,10 @@ from typing import Any
 import grpc
 
 from crm.auth.v1 import auth_pb2, auth_pb2_grpc
-from services.common import telemetry
+from services.common import grpc_client, telemetry
 from services.common.errors import DomainError
-from services.common.grpc_client import CHANNEL_OPTIONS
 from services.common.identity import Caller
+from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,9 @@ class AuditRecorder:
     """Records events in the central audit log with this service's own credentials.
 
     `metadata` returns the call metadata proving who this service is, e.g.
-    `ServiceCredentials(settings, service="profile", scopes=["audit:write", ...]).metadata`.
+    `ServiceCredentials(settings, service="profile", scopes=["audit:write", ...]).metadata`;
+    `settings` give the channel's transport (mutual TLS in production) and default to the
+    environment's.
     """
 
     def __init__(
@@ -41,8 +43,9 @@ class AuditRecorder:
         metadata: Callable[[], Sequence[tuple[str, Any]]],
         deadline_seconds: float = 2.0,
         source: str = "",
+        settings: ServiceSettings | None = None,
     ) -> None:
-        self._channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self._channel = grpc_client.channel(address, settings or ServiceSettings())
         self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
         self._metadata = metadata
         self._deadline = deadline_seconds
@@ -58,8 +61,10 @@ class AuditRecorder:
         outcome: str = "success",
         details: Mapping[str, Any] | None = None,
         source: str = "",
+        customers: Sequence[str] = (),
     ) -> auth_pb2.AuditEvent:
-        """The event of the caller's action, as the central log takes it."""
+        """The event of the caller's action, as the central log takes it; `customers` are those a
+        read returned (a list page, search hits, segment members: at most 5,000)."""
         return auth_pb2.AuditEvent(
             actor=caller.id,
             actor_kind=caller.kind,
@@ -72,6 +77,7 @@ class AuditRecorder:
             details_json=json.dumps(dict(details), separators=(",", ":"), ensure_ascii=False)
             if details
             else "",
+            customer_ids=list(customers),
         )
 
     def record(self, **event: Any) -> int:

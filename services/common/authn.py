@@ -6,29 +6,40 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import grpc
-
 from crm.auth.v1 import auth_pb2, auth_pb2_grpc
-from services.common import identity
+from services.common import grpc_client, identity
 from services.common.errors import Unauthenticated
-from services.common.grpc_client import CHANNEL_OPTIONS
 from services.common.settings import ServiceSettings
-from services.common.tokens import TokenVerifier
+from services.common.tokens import Revocations, TokenVerifier
 
 Metadata = Sequence[tuple[str, Any]]
 
 
-def _auth_stub(address: str) -> auth_pb2_grpc.AuthServiceStub:
-    return auth_pb2_grpc.AuthServiceStub(grpc.insecure_channel(address, options=CHANNEL_OPTIONS))
+def _auth_stub(settings: ServiceSettings) -> auth_pb2_grpc.AuthServiceStub:
+    return auth_pb2_grpc.AuthServiceStub(grpc_client.channel(settings.auth_addr, settings))
+
+
+def revocations_of(reply: auth_pb2.ListRevocationsResponse) -> Revocations:
+    """The revocation list in a ListRevocations reply."""
+    return Revocations(
+        versions={(r.kind, r.subject): int(r.version) for r in reply.subjects},
+        sessions=frozenset(reply.session_ids),
+    )
 
 
 def verifier(settings: ServiceSettings) -> TokenVerifier | None:
-    """A verifier fed by the auth service's JWKS, or None where no auth service is configured."""
+    """A verifier fed by the auth service's JWKS and revocation list, or None where no auth
+    service is configured."""
     if not settings.auth_addr:
         return None
-    stub = _auth_stub(settings.auth_addr)
+    stub = _auth_stub(settings)
     deadline = settings.rpc_deadline_seconds
-    return TokenVerifier(lambda: stub.GetJwks(auth_pb2.GetJwksRequest(), timeout=deadline).jwks_json)
+    return TokenVerifier(
+        lambda: stub.GetJwks(auth_pb2.GetJwksRequest(), timeout=deadline).jwks_json,
+        fetch_revocations=lambda: revocations_of(
+            stub.ListRevocations(auth_pb2.ListRevocationsRequest(), timeout=deadline)
+        ),
+    )
 
 
 def bearer(value: str | None) -> str | None:
@@ -74,7 +85,7 @@ class ServiceCredentials:
         self._token = ""
         self._expires = 0.0
         self._lock = threading.Lock()
-        self._stub = _auth_stub(settings.auth_addr) if settings.service_client_id else None
+        self._stub = _auth_stub(settings) if settings.service_client_id else None
 
     def metadata(self) -> list[tuple[str, str]]:
         """Metadata proving who this service is."""

@@ -6,11 +6,13 @@ from the same keys so that ownership checks and history already name the real ca
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from typing import get_args
 
 from services.common.errors import Unauthenticated
+from services.common.vocabulary import RecordScope
 
 _PREFIX = "x-crm-caller-"
-SCOPES = ("own", "team", "org", "all")
+SCOPES = get_args(RecordScope)
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,9 @@ class Caller:
     source: str = ""
 
     def can(self, permission: str) -> bool:
-        """Whether the caller holds a permission."""
-        return "*" in self.permissions or permission in self.permissions
+        """Whether the caller holds a permission: itself, its resource's `tag:*`, or `*`."""
+        resource = permission.partition(":")[0]
+        return any(p in ("*", permission, f"{resource}:*") for p in self.permissions)
 
     def to_metadata(self) -> list[tuple[str, str]]:
         """The metadata pairs that carry this identity on a gRPC call."""

@@ -67,7 +67,7 @@ def register_pool(service: str, engine: Engine) -> None:
     REGISTRY.register(_pools[service])
 
 
-def serve_metrics(port: int) -> None:
-    """Serve /metrics on the port (0 = do nothing)."""
+def serve_metrics(port: int, host: str) -> None:
+    """Serve /metrics on host:port (port 0 = do nothing)."""
     if port:
-        start_http_server(port, addr="0.0.0.0")  # noqa: S104 - scraped from inside the cluster
+        start_http_server(port, addr=host)

@@ -3,13 +3,21 @@
 Every service and the gateway build one TokenVerifier with a function that fetches the auth
 service's JWK set (its GetJwks RPC). Keys are cached; an unknown kid triggers one refetch,
 at most every `refetch_interval` seconds, so forged kids cannot flood the auth service.
+
+Tokens are also refused once revoked: a thread polls the auth service's revocation list
+(ListRevocations) every `revocation_interval` seconds, so logout, disabling a user or client,
+and role or password changes stop their live tokens within seconds everywhere. A token carries
+its subject's session version ("sv") and, for users, its session ("sid"); a token whose version
+is below the published one, or whose session has ended, is refused. While the list cannot be
+fetched the last one stays in force (and a warning is logged).
 """
 
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -21,8 +29,18 @@ log = logging.getLogger(__name__)
 
 ALGORITHM = "EdDSA"
 AUDIENCE = "crm"
-KINDS = ("user", "client")
+# user: an employee; client: a partner system; service: a platform service's own client.
+KINDS = ("user", "client", "service")
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "jti", "kind", "scope")
+REVOCATION_INTERVAL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Revocations:
+    """The auth service's revocation list: session versions by (kind, subject), ended sessions."""
+
+    versions: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    sessions: frozenset[str] = frozenset()
 
 
 class TokenVerifier:
@@ -37,8 +55,16 @@ class TokenVerifier:
         leeway_seconds: float = 30.0,
         refetch_interval: float = 30.0,
         clock: Callable[[], float] = time.time,
+        fetch_revocations: Callable[[], Revocations] | None = None,
+        revocation_interval: float = REVOCATION_INTERVAL_SECONDS,
     ) -> None:
         self._fetch = fetch_jwks
+        self._fetch_revocations = fetch_revocations
+        self._revocation_interval = revocation_interval
+        self._revoked = Revocations()
+        self._poller: threading.Thread | None = None
+        self._poller_lock = threading.Lock()
+        self._stopping = threading.Event()
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -73,6 +99,34 @@ class TokenVerifier:
                     log.warning("could not refetch the signing keys", exc_info=True)
                     self._fetched_at = time.monotonic()
             return self._keys.get(kid)
+
+    def _refresh_revocations(self) -> None:
+        assert self._fetch_revocations is not None
+        try:
+            self._revoked = self._fetch_revocations()
+        except Exception:  # noqa: BLE001 - the last list stays in force until the next poll
+            log.warning("could not fetch the revocation list", exc_info=True)
+
+    def _revocations(self) -> Revocations:
+        """The revocation list in force; the first call fetches it and starts the poller."""
+        if self._fetch_revocations is None:
+            return self._revoked
+        if self._poller is None:
+            with self._poller_lock:
+                if self._poller is None:
+                    self._refresh_revocations()
+
+                    def poll() -> None:
+                        while not self._stopping.wait(self._revocation_interval):
+                            self._refresh_revocations()
+
+                    self._poller = threading.Thread(target=poll, name="revocations", daemon=True)
+                    self._poller.start()
+        return self._revoked
+
+    def close(self) -> None:
+        """Stop polling the revocation list."""
+        self._stopping.set()
 
     def claims(self, token: str) -> dict[str, Any]:
         """The verified claims of an access token; Unauthenticated when anything is off."""
@@ -125,7 +179,20 @@ class TokenVerifier:
             raise Unauthenticated(f"unknown caller kind {claims['kind']!r}")
         if claims["scope"] not in SCOPES:
             raise Unauthenticated(f"unknown record scope {claims['scope']!r}")
+        self._check_revocation(claims)
         return claims
+
+    def _check_revocation(self, claims: dict[str, Any]) -> None:
+        version = claims.get("sv", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise Unauthenticated("the access token's 'sv' claim is not a number")
+        revoked = self._revocations()
+        current = revoked.versions.get((str(claims["kind"]), str(claims["sub"])))
+        if current is not None and version < current:
+            raise Unauthenticated("the access token was revoked (account or roles changed); log in again")
+        session_id = claims.get("sid")
+        if session_id and str(session_id) in revoked.sessions:
+            raise Unauthenticated("the access token's session has ended; log in again")
 
     def verify(self, token: str) -> Caller:
         """The caller an access token stands for; Unauthenticated when it does not verify."""

@@ -19,6 +19,8 @@ def main() -> None:
         port=settings.port,
         log_config=None,
         access_log=False,
+        # X-Forwarded-For is honoured by the gateway itself, from CRM_GATEWAY_TRUSTED_PROXIES only.
+        proxy_headers=False,
         timeout_keep_alive=settings.keepalive_seconds,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )

@@ -5,24 +5,28 @@ from collections.abc import Sequence
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm.analytics.v1 import analytics_pb2 as an
+from crm.analytics.v1 import analytics_pb2_grpc
 from crm.auth.v1 import auth_pb2, auth_pb2_grpc
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
 from crm.search.v1 import search_pb2, search_pb2_grpc
 from crm.tagging.v1 import tagging_pb2 as tg
 from crm.tagging.v1 import tagging_pb2_grpc
-from services.common.grpc_client import CHANNEL_OPTIONS
+from services.common import grpc_client
+from services.common.settings import ServiceSettings
 
 Metadata = Sequence[tuple[str, str]]
 
 
 class _Client:
-    """One channel to a service for the gateway's lifetime, spread over its replicas."""
+    """One channel to a service for the gateway's lifetime, spread over its replicas (mutual TLS
+    when the settings give certificates)."""
 
-    def __init__(self, address: str, deadline: float) -> None:
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
+        self._channel = grpc_client.aio_channel(address, settings)
         self._health = health_pb2_grpc.HealthStub(self._channel)
-        self._deadline = deadline
+        self._deadline = settings.rpc_deadline_seconds
 
     async def close(self) -> None:
         """Close the channel."""
@@ -42,8 +46,8 @@ class _Client:
 class AuthClient(_Client):
     """The auth service: logins, tokens and the second factor."""
 
-    def __init__(self, address: str, deadline: float) -> None:
-        super().__init__(address, deadline)
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
+        super().__init__(address, settings)
         self._stub = auth_pb2_grpc.AuthServiceStub(self._channel)
 
     async def login(self, md: Metadata, req: auth_pb2.LoginRequest) -> auth_pb2.LoginResponse:
@@ -120,6 +124,10 @@ class AuthClient(_Client):
         """AuthService.ResetPassword."""
         return await self._stub.ResetPassword(req, metadata=md, timeout=self._deadline)
 
+    async def unlock_user(self, md: Metadata, req: auth_pb2.UnlockUserRequest) -> auth_pb2.UnlockUserResponse:
+        """AuthService.UnlockUser."""
+        return await self._stub.UnlockUser(req, metadata=md, timeout=self._deadline)
+
     async def list_roles(self, md: Metadata, req: auth_pb2.ListRolesRequest) -> auth_pb2.ListRolesResponse:
         """AuthService.ListRoles."""
         return await self._stub.ListRoles(req, metadata=md, timeout=self._deadline)
@@ -172,8 +180,8 @@ class AuthClient(_Client):
 class SearchClient(_Client):
     """The search service."""
 
-    def __init__(self, address: str, deadline: float) -> None:
-        super().__init__(address, deadline)
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
+        super().__init__(address, settings)
         self._stub = search_pb2_grpc.SearchServiceStub(self._channel)
 
     async def search_customers(
@@ -192,8 +200,8 @@ class SearchClient(_Client):
 class ProfileClient(_Client):
     """The profile service."""
 
-    def __init__(self, address: str, deadline: float) -> None:
-        super().__init__(address, deadline)
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
+        super().__init__(address, settings)
         self._stub = profile_pb2_grpc.ProfileServiceStub(self._channel)
 
     async def create_customer(self, md: Metadata, req: pb.CreateCustomerRequest) -> pb.CreateCustomerResponse:
@@ -324,8 +332,8 @@ class ProfileClient(_Client):
 class TaggingClient(_Client):
     """The tagging service: tags, tag rules and segments."""
 
-    def __init__(self, address: str, deadline: float) -> None:
-        super().__init__(address, deadline)
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
+        super().__init__(address, settings)
         self._stub = tagging_pb2_grpc.TaggingServiceStub(self._channel)
 
     async def list_tags(self, md: Metadata, req: tg.ListTagsRequest) -> tg.ListTagsResponse:
@@ -435,3 +443,29 @@ class TaggingClient(_Client):
     ) -> tg.ReadTagChangesResponse:
         """TaggingService.ReadTagChanges."""
         return await self._stub.ReadTagChanges(req, metadata=md, timeout=self._deadline)
+
+
+class AnalyticsClient(_Client):
+    """The analytics service: distribution, growth, funnel and portrait views."""
+
+    def __init__(self, address: str, settings: ServiceSettings) -> None:
+        super().__init__(address, settings)
+        self._stub = analytics_pb2_grpc.AnalyticsServiceStub(self._channel)
+
+    async def get_distribution(
+        self, md: Metadata, req: an.GetDistributionRequest
+    ) -> an.GetDistributionResponse:
+        """AnalyticsService.GetDistribution."""
+        return await self._stub.GetDistribution(req, metadata=md, timeout=self._deadline)
+
+    async def get_growth(self, md: Metadata, req: an.GetGrowthRequest) -> an.GetGrowthResponse:
+        """AnalyticsService.GetGrowth."""
+        return await self._stub.GetGrowth(req, metadata=md, timeout=self._deadline)
+
+    async def get_funnel(self, md: Metadata, req: an.GetFunnelRequest) -> an.GetFunnelResponse:
+        """AnalyticsService.GetFunnel."""
+        return await self._stub.GetFunnel(req, metadata=md, timeout=self._deadline)
+
+    async def get_portrait(self, md: Metadata, req: an.GetPortraitRequest) -> an.GetPortraitResponse:
+        """AnalyticsService.GetPortrait."""
+        return await self._stub.GetPortrait(req, metadata=md, timeout=self._deadline)

@@ -1,13 +1,18 @@
 """Request-scoped dependencies: settings, downstream clients, the caller and call metadata."""
 
+import asyncio
+import logging
+
 from fastapi import HTTPException, Request
 
 from services.common import authn
-from services.common.errors import Unauthenticated
+from services.common.errors import DomainError, Unauthenticated
 from services.common.identity import CLIENT_ADDRESS, SCOPES, Caller
-from services.gateway import policy
+from services.gateway import policy, ratelimit
 from services.gateway.clients import AuthClient, Metadata, ProfileClient, SearchClient, TaggingClient
 from services.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
 
 
 def settings(request: Request) -> GatewaySettings:
@@ -44,7 +49,22 @@ async def current_caller(request: Request) -> Caller:
 
     Where the embedded mode enables it (CRM_DEV_IDENTITY), a request without a token runs as a
     development identity, which tests narrow with X-Dev-Caller, X-Dev-Roles and X-Dev-Scope.
+    Worked out once per request (the idempotency middleware asks before the route does), so a
+    budget is spent and a refused token audited once.
     """
+    state = request.state
+    if hasattr(state, "caller"):
+        return state.caller  # type: ignore[no-any-return]
+    if hasattr(state, "caller_refused"):
+        raise state.caller_refused
+    try:
+        return await _identify(request)
+    except HTTPException as exc:
+        state.caller_refused = exc
+        raise
+
+
+async def _identify(request: Request) -> Caller:
     config: GatewaySettings = request.app.state.settings
     try:
         token = authn.bearer(request.headers.get("authorization"))
@@ -57,6 +77,7 @@ async def current_caller(request: Request) -> Caller:
         try:
             caller: Caller = verifier.verify(token)
         except Unauthenticated as exc:
+            await _audit_refused_token(request, exc.message)
             raise _unauthenticated(exc.message) from None
         request.state.token = token
         if caller.kind == "client":
@@ -67,6 +88,33 @@ async def current_caller(request: Request) -> Caller:
         raise _unauthenticated("log in and send the access token: Authorization: Bearer <token>")
     request.state.caller = caller
     return caller
+
+
+# Refused tokens audited per client address and minute; past that they are only counted, so a
+# flood of forged tokens cannot flood the audit log.
+REFUSED_TOKENS_AUDITED_PER_MINUTE = 60
+
+
+async def _audit_refused_token(request: Request, reason: str) -> None:
+    """Record a refused access token (forged, expired, revoked, another audience); best effort."""
+    address = client_address(request)
+    if not request.app.state.rate_limiter.hit(
+        f"refused-token:{address}", REFUSED_TOKENS_AUDITED_PER_MINUTE
+    ).allowed:
+        return
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    try:
+        await asyncio.to_thread(
+            request.app.state.audit.record,
+            caller=Caller(id="-", kind="anonymous"),
+            action="auth.token_refused",
+            target=f"{request.method} {route}"[:200],
+            outcome="denied",
+            details={"reason": reason[:200]},
+            source=address,
+        )
+    except DomainError:
+        log.warning("could not audit a refused token on %s %s", request.method, route)
 
 
 def _development_caller(request: Request, config: GatewaySettings) -> Caller:
@@ -88,17 +136,22 @@ def _development_caller(request: Request, config: GatewaySettings) -> Caller:
 def _spend_budget(request: Request, claims: dict[str, object], caller: Caller) -> None:
     limit = int(str(claims.get("rate_limit") or 0)) or 600
     decision = request.app.state.rate_limiter.hit(caller.id, limit)
+    # Announced on whatever the response turns out to be (middleware.py).
+    request.state.rate_limit_fields = ratelimit.fields(ratelimit.CLIENT_POLICY, decision)
     if not decision.allowed:
         raise HTTPException(
             429,
             f"this client may make {limit} requests a minute",
-            headers={
-                "Retry-After": str(decision.reset_seconds),
-                "RateLimit-Limit": str(limit),
-                "RateLimit-Remaining": "0",
-                "RateLimit-Reset": str(decision.reset_seconds),
-            },
+            headers={"Retry-After": str(decision.reset_seconds)},
         )
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the socket peer, or what trusted proxies forwarded (middleware.py)."""
+    found = getattr(request.state, "client_ip", None)
+    if found is not None:
+        return str(found)
+    return request.client.host if request.client else ""
 
 
 def metadata(request: Request, caller: Caller) -> Metadata:
@@ -109,5 +162,4 @@ def metadata(request: Request, caller: Caller) -> Metadata:
     """
     token = getattr(request.state, "token", None)
     who = [("authorization", f"Bearer {token}")] if token else caller.to_metadata()
-    address = request.client.host if request.client else ""
-    return [*who, ("x-request-id", request.state.request_id), (CLIENT_ADDRESS, address)]
+    return [*who, ("x-request-id", request.state.request_id), (CLIENT_ADDRESS, client_address(request))]

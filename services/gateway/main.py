@@ -8,12 +8,14 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.common import authn, heap, telemetry
 from services.common.audit import AuditRecorder
-from services.gateway import errors
-from services.gateway.clients import AuthClient, ProfileClient, SearchClient, TaggingClient
-from services.gateway.middleware import RequestContextMiddleware
+from services.gateway import errors, openapi
+from services.gateway.clients import AnalyticsClient, AuthClient, ProfileClient, SearchClient, TaggingClient
+from services.gateway.idempotency import IdempotencyMiddleware, idempotency_store
+from services.gateway.middleware import RequestContextMiddleware, redact_span_query
 from services.gateway.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from services.gateway.routes import (
     admin,
+    analytics,
     audit,
     auth,
     customers,
@@ -41,10 +43,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         telemetry.instrument_grpc_aio_client()
-        app.state.profile = ProfileClient(settings.profile_addr, settings.rpc_deadline_seconds)
-        app.state.search = SearchClient(settings.search_addr, settings.rpc_deadline_seconds)
-        app.state.auth = AuthClient(settings.auth_addr, settings.rpc_deadline_seconds)
-        app.state.tagging = TaggingClient(settings.tagging_addr, settings.rpc_deadline_seconds)
+        app.state.profile = ProfileClient(settings.profile_addr, settings)
+        app.state.search = SearchClient(settings.search_addr, settings)
+        app.state.auth = AuthClient(settings.auth_addr, settings)
+        app.state.tagging = TaggingClient(settings.tagging_addr, settings)
+        app.state.analytics = AnalyticsClient(settings.analytics_addr, settings)
         heap.freeze_startup_heap()
         try:
             yield
@@ -53,6 +56,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await app.state.search.close()
             await app.state.auth.close()
             await app.state.tagging.close()
+            await app.state.analytics.close()
 
     app = FastAPI(
         title="Customer information platform API",
@@ -62,11 +66,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.verifier = authn.verifier(settings)
+    # The gateway's own identity: records audit events, and vouches for the client addresses it
+    # passes to the auth service's public login steps.
+    app.state.credentials = authn.ServiceCredentials(settings, service="gateway", scopes=("audit:write",))
     app.state.audit = AuditRecorder(
         settings.auth_addr,
-        metadata=authn.ServiceCredentials(settings, service="gateway", scopes=("audit:write",)).metadata,
+        metadata=app.state.credentials.metadata,
         deadline_seconds=settings.rpc_deadline_seconds,
         source="gateway",
+        settings=settings,
     )
     app.state.rate_limiter = (
         RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
@@ -80,6 +88,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         search,
         tags,
         segments,
+        analytics,
         admin,
         identities,
         audit,
@@ -87,10 +96,22 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         ops,
     ):
         app.include_router(module.router)
+    openapi.install(app)
     if telemetry.enabled():
         # The per-message ASGI send/receive spans say nothing an operator needs and cost time.
+        # Query strings hold what people search for (names, phone fragments): traces keep their
+        # parameter names only.
         FastAPIInstrumentor.instrument_app(
-            app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+            app,
+            excluded_urls="healthz,readyz,metrics",
+            exclude_spans=["receive", "send"],
+            server_request_hook=redact_span_query,
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Inside the request context (request id, client address, body limit), in front of the routes.
+    app.add_middleware(IdempotencyMiddleware, store=idempotency_store(settings.redis_url))
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxy_list(),
+    )
     return app

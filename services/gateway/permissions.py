@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request
 
 from services.common.errors import DomainError
 from services.common.identity import Caller
-from services.gateway.deps import current_caller
+from services.gateway.deps import client_address, current_caller
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ async def _record_refusal(request: Request, caller: Caller, permission: str) -> 
     """Refusals are audited (repeated ones raise an alert); best effort, the refusal stands anyway."""
     recorder = request.app.state.audit
     route = getattr(request.scope.get("route"), "path", request.url.path)
-    address = request.client.host if request.client else ""
+    address = client_address(request)
     try:
         await asyncio.to_thread(
             recorder.record,
@@ -41,4 +41,5 @@ def require(permission: str) -> Callable[..., Awaitable[Caller]]:
             raise HTTPException(403, f"your roles do not grant {permission}")
         return caller
 
+    check.permission = permission  # type: ignore[attr-defined]  # read by the authorization matrix
     return check

@@ -15,6 +15,8 @@ _TAGGING_ALL = (
     "segment:export",
 )
 _TAGGING_USE = ("tag:read", "tag:assign", "segment:read")
+# The analytics views (auth migration 0011 grants the same to the built-in roles).
+_ANALYTICS = ("analytics:read",)
 
 _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"*"}),
@@ -29,6 +31,7 @@ _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "consent:read",
             "consent:write",
             *_TAGGING_ALL,
+            *_ANALYTICS,
         }
     ),
     "sales": frozenset(
@@ -41,12 +44,21 @@ _ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "consent:read",
             "consent:write",
             *_TAGGING_USE,
+            *_ANALYTICS,
         }
     ),
     "service": frozenset(
-        {"customer:read", "related:read", "related:write", "consent:read", "consent:write", *_TAGGING_USE}
+        {
+            "customer:read",
+            "related:read",
+            "related:write",
+            "consent:read",
+            "consent:write",
+            *_TAGGING_USE,
+            *_ANALYTICS,
+        }
     ),
-    "marketing": frozenset({"customer:read", "related:read", "consent:read", *_TAGGING_ALL}),
+    "marketing": frozenset({"customer:read", "related:read", "consent:read", *_TAGGING_ALL, *_ANALYTICS}),
 }
 
 

@@ -65,7 +65,7 @@ def main() -> None:
         return
     if args.command == "apply-retention":
         sys.exit(apply_retention(settings, db, keyring, system))
-    metrics.serve_metrics(settings.metrics_port)
+    metrics.serve_metrics(settings.metrics_port, settings.metrics_host())
     server.serve(settings, db, keyring)
 
 

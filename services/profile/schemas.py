@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -20,27 +20,29 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import ric
 
 from services.common.errors import FieldViolation, InvalidArgument
+from services.common.vocabulary import (  # noqa: F401  (the profile domain's names for them)
+    WECHAT_ID,
+    ConsentChannel,
+    ContractStatus,
+    CustomerKind,
+    FieldType,
+    Gender,
+    InteractionChannel,
+    InteractionType,
+    OrderChannel,
+    Purpose,
+    Scale,
+    ServiceCategory,
+    ServiceStatus,
+    SourceChannel,
+    Stage,
+    Status,
+    Tier,
+)
 from services.profile import codes
-
-CustomerKind = Literal["company", "individual"]
-Scale = Literal["small", "medium", "large"]
-Status = Literal["potential", "deal", "churned"]
-Stage = Literal["lead", "intent", "proposal", "deal", "repeat", "loyal", "churned"]
-SourceChannel = Literal[
-    "web_form", "ecommerce", "social", "trade_show", "referral", "manual", "import", "api", "other"
-]
-Gender = Literal["male", "female", "unknown"]
-InteractionChannel = Literal["phone", "visit", "email", "wechat", "meeting", "web", "other"]
-InteractionType = Literal["follow_up", "inquiry", "complaint", "demo", "visit", "other"]
-OrderChannel = Literal["online", "offline", "ecommerce", "distributor", "direct", "other"]
-ContractStatus = Literal["draft", "active", "expired", "terminated"]
-ServiceCategory = Literal["complaint", "inquiry", "feedback", "repair", "other"]
-ServiceStatus = Literal["open", "resolved", "closed"]
-FieldType = Literal["string", "integer", "number", "boolean", "date", "enum"]
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
-_WECHAT = re.compile(r"[a-zA-Z][-_a-zA-Z0-9]{5,19}")
 _CLOCK_SKEW = timedelta(minutes=5)
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,7 +126,7 @@ class ContactInput(_Input):
     title: Annotated[str, Field(max_length=100)] | None = None
     phones: Annotated[list[Phone], Field(max_length=10)] = []
     emails: Annotated[list[EmailStr], Field(max_length=10)] = []
-    wechat: Annotated[str, Field(pattern=_WECHAT.pattern)] | None = None
+    wechat: Annotated[str, Field(pattern=WECHAT_ID)] | None = None
     is_primary: bool = False
     departed: bool = False
 
@@ -231,11 +233,6 @@ class CustomFieldInput(_Input):
         if (self.type == "enum") != bool(self.options):
             raise ValueError("options are required for enum fields and allowed only there")
         return self
-
-
-# Purposes of processing that need the person's consent, and how a consent can be given.
-Purpose = Literal["marketing", "analytics", "profiling", "third_party_sharing", "cross_border_transfer"]
-ConsentChannel = Literal["web_form", "paper", "phone", "email", "app", "in_person", "api"]
 
 
 class ConsentInput(_Input):

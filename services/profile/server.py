@@ -5,12 +5,12 @@ import logging
 import grpc
 
 from crm.profile.v1 import profile_pb2, profile_pb2_grpc
-from services.common import authn, grpc_server
+from services.common import authn, grpc_server, page_tokens
 from services.common.audit import AuditRecorder
 from services.common.db import Database
 from services.profile.keyring import Keyring
 from services.profile.outbox import Outbox
-from services.profile.servicer import ProfileServicer
+from services.profile.servicer import PERMISSIONS, ProfileServicer
 from services.profile.settings import ProfileSettings
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ def audit_recorder(settings: ProfileSettings) -> AuditRecorder:
         metadata=credentials.metadata,
         deadline_seconds=settings.rpc_deadline_seconds,
         source=SERVICE,
+        settings=settings,
     )
 
 
@@ -37,14 +38,16 @@ def create_server(
     """The profile gRPC server, not yet started, the port it is bound to, and its audit outbox."""
     audit = audit_recorder(settings)
     outbox = Outbox(db, audit)
-    servicer = ProfileServicer(db, settings, audit, keyring, outbox)
+    servicer = ProfileServicer(db, settings, audit, keyring, outbox, page_tokens.from_settings(settings))
     server, port, readiness = grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
+        settings=settings,
         register=lambda server: profile_pb2_grpc.add_ProfileServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
         ready_check=lambda: db.ping() and keyring.ping(),
         authenticate=authn.authenticator(settings),
+        permissions=PERMISSIONS,
         audit=audit,
     )
     return server, port, readiness, outbox

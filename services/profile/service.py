@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, type_coerce
 from sqlalchemy import delete as delete_rows
 from sqlalchemy.orm import Session
 
+from services.common import field_rules
 from services.common.errors import (
     AlreadyExists,
     Conflict,
@@ -328,6 +329,9 @@ def update(
             [FieldViolation(p, "this field cannot be changed") for p in unknown]
             or [FieldViolation("update_mask", "name at least one field to change")],
         )
+    for path in paths:
+        # What the caller may not see in full is not theirs to overwrite blindly.
+        field_rules.require_use(caller, field_rules.CUSTOMER.get(path, ""), f"{path} in an update")
     customer = get(session=session, caller=caller, customer_id=customer_id, for_update=True)
     _check_version(customer, expected_version)
     before = customer_to_dict(customer)
@@ -499,6 +503,8 @@ def list_customers(
             "invalid sort",
             [FieldViolation("order_by", f"must be one of {', '.join(_SORT_KEYS)}, optionally with -")],
         )
+    # The order (and the next page token) would tell hidden values apart.
+    field_rules.require_use(caller, field_rules.CUSTOMER[key_name], f"{key_name} to sort")
     key = _SORT_KEYS[key_name]
     if key_name == "last_follow_up_at":
         key = func.coalesce(key, type_coerce(_EPOCH, Customer.last_follow_up_at.type))
@@ -518,7 +524,8 @@ def list_customers(
     }
     for name, (column, literal) in choices.items():
         if values := filters.get(name):
-            allowed = get_args(literal) if literal else ("A", "B", "C") if name == "tier" else None
+            field_rules.require_use(caller, field_rules.CUSTOMER[name], f"{name} as a filter")
+            allowed = get_args(literal) if literal else get_args(schemas.Tier) if name == "tier" else None
             if allowed:
                 _check_choice(name, values, allowed)
             conditions.append(column.in_(values))
@@ -528,10 +535,7 @@ def list_customers(
         conditions.append(_region_condition(values))
     for purpose in ("phone", "email", "id_number"):
         if value := filters.get(purpose):
-            if "contact" in caller.hidden_fields or "contact" in caller.masked_fields:
-                raise PermissionDenied(
-                    f"you may not look customers up by {purpose}: contact details are not yours to see"
-                )
+            field_rules.require_use(caller, field_rules.CONTACT, f"{purpose} to look customers up")
             digest = lookup_digest(session, purpose, value)
             matches = select(PiiLookup.customer_id).where(
                 PiiLookup.purpose == purpose, PiiLookup.digest == digest

@@ -1,5 +1,6 @@
 """ProfileService: translates between protobuf messages and the domain functions."""
 
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any, TypeVar
 
@@ -11,11 +12,12 @@ from sqlalchemy.orm import Session
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
 from crm.profile.v1 import profile_pb2_grpc
-from services.common import identity, telemetry
+from services.common import field_rules, identity, rpc_permissions, telemetry
 from services.common.audit import AuditRecorder
 from services.common.db import Database
-from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
-from services.profile import custom_fields, journal, privacy, related, service, visibility
+from services.common.errors import FieldViolation, InvalidArgument
+from services.common.page_tokens import PageTokens
+from services.profile import custom_fields, journal, privacy, related, service
 from services.profile.keyring import Keyring
 from services.profile.models import ERASED
 from services.profile.outbox import Outbox
@@ -38,33 +40,85 @@ def to_message(cls: type[M], data: dict[str, Any]) -> M:
 
 def _customer(data: dict[str, Any]) -> pb.Customer:
     """A customer message holding only what the current caller may see."""
-    data = visibility.customer(data, identity.current())
+    data = field_rules.customer(data, identity.current())
     data = {**data, "contacts": [{k: v for k, v in c.items() if v is not None} for c in data["contacts"]]}
     return to_message(pb.Customer, data)
 
 
-def _page(request: Any) -> tuple[int, str]:
-    return service.page_size(request.page.page_size), request.page.page_token
+# What each RPC needs; the server interceptor checks it before the servicer runs.
+PERMISSIONS = rpc_permissions.declare(
+    pb.DESCRIPTOR.services_by_name["ProfileService"],
+    {
+        "CreateCustomer": "customer:write",
+        "GetCustomer": "customer:read",
+        "UpdateCustomer": "customer:write",
+        "DeleteCustomer": "customer:delete",
+        "RestoreCustomer": "customer:delete",
+        "ListCustomers": "customer:read",
+        "ListCustomerHistory": "customer:history",
+        "GetCustomerView": "customer:read",
+        "CreateContact": "customer:write",
+        "ListContacts": "related:read",
+        "CreateInteraction": "related:write",
+        "ListInteractions": "related:read",
+        "CreateOrder": "related:write",
+        "ListOrders": "related:read",
+        "CreateContract": "related:write",
+        "ListContracts": "related:read",
+        "CreateServiceRecord": "related:write",
+        "ListServiceRecords": "related:read",
+        "ListCustomFields": "customer:read",
+        "CreateCustomField": "admin:custom-fields",
+        "ReadChanges": "feed:read",
+        "GiveConsent": "consent:write",
+        "WithdrawConsent": "consent:write",
+        "ListConsents": "consent:read",
+        "ExportPersonalData": "privacy:export",
+        "ErasePersonalData": "privacy:erase",
+    },
+)
+
+
+def _page_size(request: Any) -> int:
+    return service.page_size(request.page.page_size)
 
 
 class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     """The gRPC face of the customer archive; one unit of work per call."""
 
     def __init__(
-        self, db: Database, settings: ProfileSettings, audit: AuditRecorder, keyring: Keyring, outbox: Outbox
+        self,
+        db: Database,
+        settings: ProfileSettings,
+        audit: AuditRecorder,
+        keyring: Keyring,
+        outbox: Outbox,
+        tokens: PageTokens,
     ) -> None:
         self._db = db
         self._settings = settings
         self._audit = audit
         self._keyring = keyring
         self._outbox = outbox
+        self._tokens = tokens
 
     def _record(
-        self, action: str, target: str, fields: Any = (), details: dict[str, Any] | None = None
+        self,
+        action: str,
+        target: str,
+        fields: Any = (),
+        details: dict[str, Any] | None = None,
+        customers: Sequence[str] = (),
     ) -> None:
-        """Audit the current caller's read before answering; AuditUnavailable stops it."""
+        """Audit the current caller's read (and the customers it returned) before answering;
+        AuditUnavailable stops it."""
         self._audit.record(
-            caller=identity.current(), action=action, target=target, fields=fields, details=details
+            caller=identity.current(),
+            action=action,
+            target=target,
+            fields=fields,
+            details=details,
+            customers=customers,
         )
 
     def _changed(
@@ -170,7 +224,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.RestoreCustomerResponse(customer=_customer(result))
 
     def ListCustomers(self, request: pb.ListCustomersRequest, context: Any) -> pb.ListCustomersResponse:
-        size, token = _page(request)
+        size, caller = _page_size(request), identity.current()
+        query = ["customers", to_dict(request.filter), request.order_by]
+        token = self._tokens.open(request.page.page_token, caller=caller, query=query)
         filters: dict[str, Any] = to_dict(request.filter)
         for name in ("created_from", "created_to", "updated_from", "updated_to"):
             if request.filter.HasField(name):
@@ -186,18 +242,25 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             )
             results = [service.customer_to_dict(r) for r in rows]
         self._record(
-            "customer.list", "customers", details={"count": len(results), "filters": sorted(filters)}
+            "customer.list",
+            "customers",
+            details={"filters": sorted(filters)},
+            customers=[r["id"] for r in results],
         )
         return pb.ListCustomersResponse(
             customers=[_customer(r) for r in results],
-            page=common_pb2.PageInfo(next_page_token=next_token),
+            page=common_pb2.PageInfo(
+                next_page_token=self._tokens.seal(next_token, caller=caller, query=query)
+            ),
         )
 
     def ListCustomerHistory(
         self, request: pb.ListCustomerHistoryRequest, context: Any
     ) -> pb.ListCustomerHistoryResponse:
         telemetry.set_attributes(customer_id=request.customer_id)
-        size, token = _page(request)
+        size, caller = _page_size(request), identity.current()
+        query = ["history", request.customer_id]
+        token = self._tokens.open(request.page.page_token, caller=caller, query=query)
         before = int(service.decode_token(token, 1)[0]) if token else None
         with self._db.session_scope(readonly=True) as session:
             service.get(
@@ -213,7 +276,10 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         self._record("customer.history", f"customer:{request.customer_id}")
         next_token = service.encode_token([rows[size - 1].position]) if len(rows) > size else ""
         return pb.ListCustomerHistoryResponse(
-            revisions=revisions, page=common_pb2.PageInfo(next_page_token=next_token)
+            revisions=revisions,
+            page=common_pb2.PageInfo(
+                next_page_token=self._tokens.seal(next_token, caller=caller, query=query)
+            ),
         )
 
     def GetCustomerView(self, request: pb.GetCustomerViewRequest, context: Any) -> pb.GetCustomerViewResponse:
@@ -222,16 +288,7 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             result = related.view(session=session, caller=identity.current(), customer_id=request.customer_id)
         self._record("customer.view", f"customer:{request.customer_id}")
         customer = result.pop("customer")
-        if "purchase" in identity.current().hidden_fields:
-            result |= {
-                "recent_orders": [],
-                "order_count": None,
-                "lifetime_order_amount": None,
-                "last_order_at": None,
-            }
-        if "financial" in identity.current().hidden_fields:
-            result["contracts"] = []
-        view = to_message(pb.CustomerView, result)
+        view = to_message(pb.CustomerView, field_rules.view(result, identity.current()))
         view.customer.CopyFrom(_customer(customer))
         return pb.GetCustomerViewResponse(view=view)
 
@@ -252,7 +309,9 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         self, kind: str, request: pb.ListRelatedRequest
     ) -> tuple[list[dict[str, Any]], common_pb2.PageInfo]:
         telemetry.set_attributes(customer_id=request.customer_id)
-        size, token = _page(request)
+        size, caller = _page_size(request), identity.current()
+        query = [kind, request.customer_id]
+        token = self._tokens.open(request.page.page_token, caller=caller, query=query)
         model, column = related.RELATED[kind]
         to_api = _CREATORS[kind][1]
         with self._db.session_scope(readonly=True) as session:
@@ -269,15 +328,22 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         self._record(
             f"{_SINGULAR[kind]}.list", f"customer:{request.customer_id}", details={"count": len(listed)}
         )
-        return listed, common_pb2.PageInfo(next_page_token=next_token)
+        return listed, common_pb2.PageInfo(
+            next_page_token=self._tokens.seal(next_token, caller=caller, query=query)
+        )
 
     def CreateContact(self, request: pb.CreateContactRequest, context: Any) -> pb.CreateContactResponse:
         row = self._create_related("contacts", request.customer_id, request.contact)
-        return pb.CreateContactResponse(contact=to_message(pb.Contact, row))
+        return pb.CreateContactResponse(
+            contact=to_message(pb.Contact, field_rules.contact(row, identity.current()))
+        )
 
     def ListContacts(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListContactsResponse:
         rows, page = self._list_related("contacts", request)
-        return pb.ListContactsResponse(contacts=[to_message(pb.Contact, r) for r in rows], page=page)
+        caller = identity.current()
+        return pb.ListContactsResponse(
+            contacts=[to_message(pb.Contact, field_rules.contact(r, caller)) for r in rows], page=page
+        )
 
     def CreateInteraction(
         self, request: pb.CreateInteractionRequest, context: Any
@@ -292,22 +358,22 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         )
 
     def CreateOrder(self, request: pb.CreateOrderRequest, context: Any) -> pb.CreateOrderResponse:
-        visibility.require_group(identity.current(), "purchase")
+        field_rules.require_group(identity.current(), field_rules.PURCHASE)
         row = self._create_related("orders", request.customer_id, request.order, settings=self._settings)
         return pb.CreateOrderResponse(order=to_message(pb.Order, row))
 
     def ListOrders(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListOrdersResponse:
-        visibility.require_group(identity.current(), "purchase")
+        field_rules.require_group(identity.current(), field_rules.PURCHASE)
         rows, page = self._list_related("orders", request)
         return pb.ListOrdersResponse(orders=[to_message(pb.Order, r) for r in rows], page=page)
 
     def CreateContract(self, request: pb.CreateContractRequest, context: Any) -> pb.CreateContractResponse:
-        visibility.require_group(identity.current(), "financial")
+        field_rules.require_group(identity.current(), field_rules.FINANCIAL)
         row = self._create_related("contracts", request.customer_id, request.contract)
         return pb.CreateContractResponse(contract=to_message(pb.Contract, row))
 
     def ListContracts(self, request: pb.ListRelatedRequest, context: Any) -> pb.ListContractsResponse:
-        visibility.require_group(identity.current(), "financial")
+        field_rules.require_group(identity.current(), field_rules.FINANCIAL)
         rows, page = self._list_related("contracts", request)
         return pb.ListContractsResponse(contracts=[to_message(pb.Contract, r) for r in rows], page=page)
 
@@ -345,9 +411,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.CreateCustomFieldResponse(custom_field=to_message(pb.CustomField, row))
 
     def ReadChanges(self, request: pb.ReadChangesRequest, context: Any) -> pb.ReadChangesResponse:
-        caller = identity.current()
-        if "admin" not in caller.roles and not caller.can("feed:read"):
-            raise PermissionDenied("reading the change feed needs the feed:read permission")
         limit = request.limit or 500
         if not 1 <= limit <= 1000 or request.after_position < 0:
             raise InvalidArgument(
@@ -384,7 +447,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     # -- privacy rights ---------------------------------------------------------------------
 
     def GiveConsent(self, request: pb.GiveConsentRequest, context: Any) -> pb.GiveConsentResponse:
-        _require("consent:write")
         data = to_dict(request.consent)
         for key in ("id", "customer_id", "recorded_by", "withdrawn_at", "withdrawn_by", "active"):
             data.pop(key, None)
@@ -399,7 +461,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.GiveConsentResponse(consent=to_message(pb.Consent, result))
 
     def WithdrawConsent(self, request: pb.WithdrawConsentRequest, context: Any) -> pb.WithdrawConsentResponse:
-        _require("consent:write")
         with self._db.session_scope() as session:
             row = privacy.withdraw_consent(
                 session=session,
@@ -414,7 +475,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
         return pb.WithdrawConsentResponse(consent=to_message(pb.Consent, result))
 
     def ListConsents(self, request: pb.ListConsentsRequest, context: Any) -> pb.ListConsentsResponse:
-        _require("consent:read")
         with self._db.session_scope(readonly=True) as session:
             rows = privacy.list_consents(
                 session=session, caller=identity.current(), customer_id=request.customer_id
@@ -426,7 +486,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     def ExportPersonalData(
         self, request: pb.ExportPersonalDataRequest, context: Any
     ) -> pb.ExportPersonalDataResponse:
-        _require("privacy:export")
         telemetry.set_attributes(customer_id=request.customer_id)
         with self._db.session_scope(readonly=True) as session:
             data = privacy.export(session=session, caller=identity.current(), customer_id=request.customer_id)
@@ -439,7 +498,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
     def ErasePersonalData(
         self, request: pb.ErasePersonalDataRequest, context: Any
     ) -> pb.ErasePersonalDataResponse:
-        _require("privacy:erase")
         telemetry.set_attributes(customer_id=request.customer_id)
         removed = privacy.erase_and_shred(
             self._db,
@@ -450,12 +508,6 @@ class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
             reason=request.reason,
         )
         return pb.ErasePersonalDataResponse(customer_id=request.customer_id, **removed)
-
-
-def _require(permission: str) -> None:
-    caller = identity.current()
-    if not caller.can(permission):
-        raise PermissionDenied(f"this needs the {permission} permission")
 
 
 def _for_feed(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -485,7 +537,7 @@ def _revision(row: Any, caller: identity.Caller) -> pb.Revision:
         trace_id=(row.traceparent or "")[3:35],
         changes=[
             common_pb2.FieldChange(field=c["field"], old_value=value(c["old"]), new_value=value(c["new"]))
-            for c in visibility.changes(row.changes, caller)
+            for c in field_rules.changes(row.changes, caller)
         ],
     )
 

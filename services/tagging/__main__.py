@@ -52,7 +52,7 @@ def main() -> None:
         with db.session_scope() as session:
             segments.evaluate_all(session, at=service.now())
         return
-    metrics.serve_metrics(settings.metrics_port)
+    metrics.serve_metrics(settings.metrics_port, settings.metrics_host())
     server.serve(settings, db)
 
 

@@ -15,7 +15,8 @@ from google.protobuf import json_format
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 
 from crm.common.v1 import common_pb2
-from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
+from services.common import field_rules
+from services.common.errors import FieldViolation, InvalidArgument
 from services.common.identity import Caller
 from services.profile import codes
 from services.tagging.models import Assignment, Customer, Interaction, Order, Tag
@@ -29,7 +30,7 @@ MAX_DAYS = 3650
 FIELDS: dict[str, tuple[Any, str, str]] = {
     "industry_code": (Customer.industry_code, "industry", ""),
     "region_code": (Customer.region_code, "region", ""),
-    "tier": (Customer.tier, "keyword", ""),
+    "tier": (Customer.tier, "keyword", field_rules.FINANCIAL),
     "status": (Customer.status, "keyword", ""),
     "stage": (Customer.stage, "keyword", ""),
     "scale": (Customer.scale, "keyword", ""),
@@ -37,13 +38,13 @@ FIELDS: dict[str, tuple[Any, str, str]] = {
     "owner_id": (Customer.owner_id, "keyword", ""),
     "source_channel": (Customer.source_channel, "keyword", ""),
     "tags": (None, "tags", ""),
-    "deal_amount_12m": (Customer.deal_amount_12m_fen, "amount", "financial"),
-    "last_order_at": (Customer.last_order_at, "time", "purchase"),
+    "deal_amount_12m": (Customer.deal_amount_12m_fen, "amount", field_rules.FINANCIAL),
+    "last_order_at": (Customer.last_order_at, "time", field_rules.PURCHASE),
     "last_follow_up_at": (Customer.last_follow_up_at, "time", ""),
     "created_at": (Customer.created_at, "time", ""),
     "updated_at": (Customer.updated_at, "time", ""),
 }
-BEHAVIOR_SOURCES = {"interactions": "", "orders": "purchase"}
+BEHAVIOR_SOURCES = {"interactions": field_rules.PUBLIC, "orders": field_rules.PURCHASE}
 
 
 def _bad(path: str, message: str) -> InvalidArgument:
@@ -114,8 +115,8 @@ def where(
 
 
 def _require_visible(caller: Caller | None, group: str, what: str) -> None:
-    if caller is not None and group and group in (*caller.hidden_fields, *caller.masked_fields):
-        raise PermissionDenied(f"your role may not filter on {what}")
+    if caller is not None:
+        field_rules.require_use(caller, group, what)
 
 
 def _field(test: common_pb2.FieldTest, caller: Caller | None, path: str) -> ColumnElement[bool]:

@@ -6,12 +6,11 @@ import grpc
 
 from crm.profile.v1 import profile_pb2_grpc
 from crm.tagging.v1 import tagging_pb2, tagging_pb2_grpc
-from services.common import authn, grpc_server
+from services.common import authn, grpc_client, grpc_server, page_tokens
 from services.common.audit import AuditRecorder
 from services.common.db import Database
-from services.common.grpc_client import CHANNEL_OPTIONS
 from services.tagging.follower import SCOPES, Follower
-from services.tagging.servicer import TaggingServicer
+from services.tagging.servicer import PERMISSIONS, TaggingServicer
 from services.tagging.settings import TaggingSettings
 
 log = logging.getLogger(__name__)
@@ -29,10 +28,11 @@ def create_server(
         metadata=credentials.metadata,
         deadline_seconds=settings.rpc_deadline_seconds,
         source=SERVICE,
+        settings=settings,
     )
     follower = None
     if settings.run_follower:
-        channel = grpc.insecure_channel(settings.profile_addr, options=CHANNEL_OPTIONS)
+        channel = grpc_client.channel(settings.profile_addr, settings)
         follower = Follower(
             db,
             profile_pb2_grpc.ProfileServiceStub(channel),
@@ -41,14 +41,16 @@ def create_server(
             deadline=settings.rpc_deadline_seconds,
             credentials=credentials.metadata,
         )
-    servicer = TaggingServicer(db, audit)
+    servicer = TaggingServicer(db, audit, page_tokens.from_settings(settings))
     server, port, readiness = grpc_server.create_server(
         service=SERVICE,
         address=settings.listen_address,
+        settings=settings,
         register=lambda s: tagging_pb2_grpc.add_TaggingServiceServicer_to_server(servicer, s),
         service_names=[SERVICE_NAME],
         ready_check=db.ping,
         authenticate=authn.authenticator(settings),
+        permissions=PERMISSIONS,
         audit=audit,
     )
     return server, port, readiness, follower

@@ -1,6 +1,7 @@
 """TaggingService: translates between protobuf messages and the tagging domain; one unit of work
 and one audit event per call."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -8,13 +9,46 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.tagging.v1 import tagging_pb2 as pb
 from crm.tagging.v1 import tagging_pb2_grpc
-from services.common import identity, telemetry
+from services.common import field_rules, identity, rpc_permissions, telemetry
 from services.common.audit import AuditRecorder
 from services.common.db import Database
-from services.common.errors import FieldViolation, InvalidArgument, PermissionDenied
+from services.common.errors import FieldViolation, InvalidArgument
 from services.common.identity import Caller
+from services.common.page_tokens import PageTokens
 from services.tagging import conditions, rules, segments, service
 from services.tagging.models import Customer, Rule, Segment, Tag
+
+# What each RPC needs; the server interceptor checks it before the servicer runs.
+PERMISSIONS = rpc_permissions.declare(
+    pb.DESCRIPTOR.services_by_name["TaggingService"],
+    {
+        "ListTags": "tag:read",
+        "CreateTag": "tag:write",
+        "UpdateTag": "tag:write",
+        "DeleteTag": "tag:write",
+        "MergeTags": "tag:write",
+        "AssignTags": "tag:assign",
+        "RemoveTags": "tag:assign",
+        "ListCustomerTags": "tag:read",
+        "ListTagHistory": "tag:read",
+        "ListTagRules": "tag:read",
+        "CreateTagRule": "tag_rule:write",
+        "UpdateTagRule": "tag_rule:write",
+        "DeleteTagRule": "tag_rule:write",
+        "DryRunTagRule": "tag:read",
+        "RunScheduledEvaluation": "tagging:evaluate",
+        "PreviewSegment": "segment:read",
+        "CreateSegment": "segment:write",
+        "GetSegment": "segment:read",
+        "ListSegments": "segment:read",
+        "UpdateSegment": "segment:write",
+        "DeleteSegment": "segment:write",
+        # Exporting members needs segment:export as well, which the request's `export` decides.
+        "ListSegmentMembers": "segment:read",
+        "ReadSegmentEvents": "segment:read",
+        "ReadTagChanges": "feed:read",
+    },
+)
 
 
 def _ts(value: datetime | None) -> Timestamp | None:
@@ -70,26 +104,29 @@ def _segment(segment: Segment, count: int) -> pb.Segment:
     )
 
 
-def _hidden(caller: Caller) -> set[str]:
-    return {*caller.hidden_fields, *(g for g in caller.masked_fields if g != "contact")}
-
-
 def member(
     customer: Customer, caller: Caller, since: datetime | None = None, tags: list[str] | None = None
 ) -> pb.SegmentMember:
     """A customer as a segment member, without the field groups the caller may not see."""
-    hidden = _hidden(caller)
+    shown = field_rules.customer(
+        {
+            "tier": customer.tier,
+            "deal_amount_12m": f"{customer.deal_amount_12m_fen / 100:.2f}",
+            "last_order_at": customer.last_order_at,
+        },
+        caller,
+    )
     return pb.SegmentMember(
         customer_id=customer.id,
         name=customer.name,
-        tier=customer.tier,
+        tier=shown["tier"] or "",
         industry_code=customer.industry_code,
         region_code=customer.region_code,
         status=customer.status,
         stage=customer.stage,
         owner_id=customer.owner_id,
-        deal_amount_12m="" if "financial" in hidden else f"{customer.deal_amount_12m_fen / 100:.2f}",
-        last_order_at=None if "purchase" in hidden else _ts(customer.last_order_at),
+        deal_amount_12m=shown["deal_amount_12m"] or "",
+        last_order_at=_ts(shown["last_order_at"]),
         last_follow_up_at=_ts(customer.last_follow_up_at),
         member_since=_ts(since),
         tags=tags or [],
@@ -118,16 +155,28 @@ def _target(selection: service.Selection, ids: list[str]) -> str:
 class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
     """The gRPC face of tags, rules and segments."""
 
-    def __init__(self, db: Database, audit: AuditRecorder) -> None:
+    def __init__(self, db: Database, audit: AuditRecorder, tokens: PageTokens) -> None:
         self._db = db
         self._audit = audit
+        self._tokens = tokens
 
     def _record(
-        self, action: str, target: str, fields: Any = (), details: dict[str, Any] | None = None
+        self,
+        action: str,
+        target: str,
+        fields: Any = (),
+        details: dict[str, Any] | None = None,
+        customers: Sequence[str] = (),
     ) -> None:
-        """Audit the current caller's action; raising AuditUnavailable stops (and rolls back) it."""
+        """Audit the current caller's action (and the customers a read returned); raising
+        AuditUnavailable stops (and rolls back) it."""
         self._audit.record(
-            caller=identity.current(), action=action, target=target, fields=fields, details=details
+            caller=identity.current(),
+            action=action,
+            target=target,
+            fields=fields,
+            details=details,
+            customers=customers,
         )
 
     # -- tags ---------------------------------------------------------------------------------
@@ -135,7 +184,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
     def ListTags(self, request: pb.ListTagsRequest, context: Any) -> pb.ListTagsResponse:
         with self._db.session_scope(readonly=True) as session:
             tags = service.list_tags(session=session, caller=identity.current(), group=request.group)
-            found = service.counts(session)
+            found = service.counts(session, caller=identity.current())
             return pb.ListTagsResponse(tags=[_tag(t, found.get(t.id, 0)) for t in tags])
 
     def CreateTag(self, request: pb.CreateTagRequest, context: Any) -> pb.CreateTagResponse:
@@ -165,7 +214,11 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                 session=session, caller=identity.current(), tag_id=request.tag_id, data=data, paths=paths
             )
             self._record("tag.update", f"tag:{tag.id}", paths)
-            return pb.UpdateTagResponse(tag=_tag(tag, service.counts(session, [tag.id]).get(tag.id, 0)))
+            return pb.UpdateTagResponse(
+                tag=_tag(
+                    tag, service.counts(session, caller=identity.current(), tag_ids=[tag.id]).get(tag.id, 0)
+                )
+            )
 
     def DeleteTag(self, request: pb.DeleteTagRequest, context: Any) -> pb.DeleteTagResponse:
         with self._db.session_scope() as session:
@@ -186,7 +239,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                 f"tag:{tag.id}",
                 details={"sources": list(request.source_tag_ids)[:50], "moved": moved},
             )
-            count = service.counts(session, [tag.id]).get(tag.id, 0)
+            count = service.counts(session, caller=identity.current(), tag_ids=[tag.id]).get(tag.id, 0)
             return pb.MergeTagsResponse(tag=_tag(tag, count), moved_assignments=moved)
 
     # -- assignments --------------------------------------------------------------------------
@@ -258,14 +311,15 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                 ]
             )
         target = f"customer:{next(iter(found))}" if len(found) == 1 else "customers"
-        self._record("customer.tags.read", target, details={"customers": len(found)})
+        self._record("customer.tags.read", target, customers=list(found))
         return reply
 
     def ListTagHistory(self, request: pb.ListTagHistoryRequest, context: Any) -> pb.ListTagHistoryResponse:
         size = request.page.page_size or 50
         if not 1 <= size <= 200:
             raise InvalidArgument("invalid page", [FieldViolation("page.page_size", "between 1 and 200")])
-        token = request.page.page_token
+        caller, query = identity.current(), ["tag-history", request.customer_id]
+        token = self._tokens.open(request.page.page_token, caller=caller, query=query)
         if token and not (token.isascii() and token.isdigit() and len(token) < 19):
             raise InvalidArgument(
                 "invalid page", [FieldViolation("page.page_token", "not a token this API issued")]
@@ -294,7 +348,11 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                     )
                     for r in rows
                 ],
-                page={"next_page_token": str(rows[-1].id) if more and rows else ""},
+                page={
+                    "next_page_token": self._tokens.seal(
+                        str(rows[-1].id) if more and rows else "", caller=caller, query=query
+                    )
+                },
             )
         self._record("customer.tags.history", f"customer:{request.customer_id}", details={"count": len(rows)})
         return reply
@@ -357,7 +415,10 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                 data=None if request.rule_id else self._rule_data(request.rule),
             )
         self._record(
-            "tag_rule.dry_run", f"tag_rule:{request.rule_id or 'unsaved'}", details={"matching": matching}
+            "tag_rule.dry_run",
+            f"tag_rule:{request.rule_id or 'unsaved'}",
+            details={"matching": matching},
+            customers=sample,
         )
         return pb.DryRunTagRuleResponse(
             matching=matching, would_assign=assign, would_remove=remove, sample_customer_ids=sample
@@ -366,9 +427,6 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
     def RunScheduledEvaluation(
         self, request: pb.RunScheduledEvaluationRequest, context: Any
     ) -> pb.RunScheduledEvaluationResponse:
-        caller = identity.current()
-        if caller.kind != "service" and "admin" not in caller.roles:
-            raise PermissionDenied("the scheduled evaluation is run by the tagging worker or an admin")
         with self._db.session_scope() as session:
             n_rules, segs, tags, moved = segments.evaluate_all(session, at=service.now())
             self._record(
@@ -395,7 +453,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
             )
             names = service.tag_names(session, [r.id for r in rows])
             sample = [member(r, caller, tags=names[r.id]) for r in rows]
-        self._record("segment.preview", "customers", details={"count": count, "sample": len(sample)})
+        self._record("segment.preview", "customers", details={"count": count}, customers=[r.id for r in rows])
         return pb.PreviewSegmentResponse(count=count, sample=sample)
 
     @staticmethod
@@ -432,14 +490,18 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
         size = request.page.page_size or 50
         if not 1 <= size <= 200:
             raise InvalidArgument("invalid page", [FieldViolation("page.page_size", "between 1 and 200")])
-        caller = identity.current()
+        caller, query = identity.current(), ["segments"]
         with self._db.session_scope(readonly=True) as session:
             rows, token = segments.list_segments(
-                session=session, caller=caller, size=size, token=request.page.page_token
+                session=session,
+                caller=caller,
+                size=size,
+                token=self._tokens.open(request.page.page_token, caller=caller, query=query),
             )
             found = segments.member_counts(session, caller=caller, segment_ids=[s.id for s in rows])
             return pb.ListSegmentsResponse(
-                segments=[_segment(s, found.get(s.id, 0)) for s in rows], page={"next_page_token": token}
+                segments=[_segment(s, found.get(s.id, 0)) for s in rows],
+                page={"next_page_token": self._tokens.seal(token, caller=caller, query=query)},
             )
 
     def UpdateSegment(self, request: pb.UpdateSegmentRequest, context: Any) -> pb.UpdateSegmentResponse:
@@ -465,6 +527,7 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
         self, request: pb.ListSegmentMembersRequest, context: Any
     ) -> pb.ListSegmentMembersResponse:
         caller = identity.current()
+        query = ["segment-members", request.segment_id, request.export, request.purpose]
         telemetry.set_attributes(segment_id=request.segment_id)
         with self._db.session_scope(readonly=True) as session:
             rows, token, total = segments.members(
@@ -472,19 +535,25 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
                 caller=caller,
                 segment_id=request.segment_id,
                 size=request.page.page_size,
-                token=request.page.page_token,
+                token=self._tokens.open(request.page.page_token, caller=caller, query=query),
                 export=request.export,
                 purpose=request.purpose,
             )
             names = service.tag_names(session, [c.id for c, _ in rows])
             listed = [member(c, caller, since, names[c.id]) for c, since in rows]
         action = "segment.export" if request.export else "segment.members.read"
-        hidden = sorted(_hidden(caller) & {"financial", "purchase"})
-        details: dict[str, Any] = {"count": len(listed), "hidden": hidden}
+        hidden = sorted(field_rules.unseen(caller) & {field_rules.FINANCIAL, field_rules.PURCHASE})
+        details: dict[str, Any] = {"hidden": hidden}
         if request.export:
             details["purpose"] = request.purpose
-        self._record(action, f"segment:{request.segment_id}", details=details)
-        return pb.ListSegmentMembersResponse(members=listed, page={"next_page_token": token}, total=total)
+        self._record(
+            action, f"segment:{request.segment_id}", details=details, customers=[c.id for c, _ in rows]
+        )
+        return pb.ListSegmentMembersResponse(
+            members=listed,
+            page={"next_page_token": self._tokens.seal(token, caller=caller, query=query)},
+            total=total,
+        )
 
     def ReadSegmentEvents(
         self, request: pb.ReadSegmentEventsRequest, context: Any
@@ -518,9 +587,6 @@ class TaggingServicer(tagging_pb2_grpc.TaggingServiceServicer):
     # -- the published feed -------------------------------------------------------------------
 
     def ReadTagChanges(self, request: pb.ReadTagChangesRequest, context: Any) -> pb.ReadTagChangesResponse:
-        caller = identity.current()
-        if "admin" not in caller.roles and not caller.can("feed:read"):
-            raise PermissionDenied("reading the tag change feed needs the feed:read permission")
         limit = request.limit or 500
         if not 1 <= limit <= 1000 or request.after_position < 0:
             raise InvalidArgument(

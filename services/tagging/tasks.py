@@ -46,6 +46,7 @@ def _audit() -> AuditRecorder:
         metadata=credentials.metadata,
         deadline_seconds=settings.rpc_deadline_seconds,
         source="tagging-worker",
+        settings=settings,
     )
 
 

@@ -1,11 +1,14 @@
 """The central audit log: hash chain, verification, tampering, concurrency, queries, access."""
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -24,7 +27,7 @@ from services.common.identity import Caller
 from tests.auth.conftest import Clock
 
 RECORDER = Caller(id="svc-profile", kind="service", scope="all", permissions=("audit:write",))
-ADMIN = Caller(id="A0001", roles=("admin",), scope="all")
+ADMIN = Caller(id="A0001", roles=("admin",), scope="all", permissions=("*",))
 AUDITOR = Caller(id="K1001", roles=("auditor",), permissions=("audit:read",))
 REP = Caller(id="S1001", roles=("sales",), permissions=("customer:read",))
 OTHER_REP = Caller(id="S1002", roles=("sales",), permissions=("customer:read",))
@@ -238,13 +241,146 @@ def test_invalid_events_are_refused_with_field_violations(auth_db: Database, clo
     assert verify(auth_db) == audit.Verification(True, 0)  # nothing of the refused calls
 
 
+def listing(n: int = 0, customers: tuple[str, ...] = (), **overrides: object) -> audit.NewEvent:
+    """A list read's event, naming the customers it returned."""
+    values: dict[str, object] = {"action": "customer.list", "target": "customers", "fields": ()}
+    values["details"] = {}
+    return event(n, customers=customers, **{**values, **overrides})
+
+
+def stored_customers(db: Database) -> list[tuple[int, str]]:
+    with db.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT seq, customer_id FROM audit_event_customers"))]
+
+
+def test_events_without_customers_hash_exactly_as_before(auth_db: Database, clock: Clock) -> None:
+    """Chains recorded before events listed customers still verify: the field is hashed only when set."""
+    record(auth_db, clock, event(1), listing(2, ("C20240501002", "C20240501001")))
+    with auth_db.session_scope(readonly=True) as session:
+        plain, listed = sorted(audit.list_events(session=session)[0], key=lambda e: e.seq)
+        assert audit.customers_of(session=session, seqs=[1, 2]) == {2: ["C20240501001", "C20240501002"]}
+        values = {c.name: getattr(plain, c.name) for c in audit.AuditEvent.__table__.columns}
+        listed_values = {c.name: getattr(listed, c.name) for c in audit.AuditEvent.__table__.columns}
+    # The body as it was hashed before this field existed (docs/audit.md, "The chain").
+    old_body = {k: v for k, v in values.items() if k != "hash"} | {"at": audit._at_text(plain.at)}
+    old = json.dumps(old_body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert plain.hash == hashlib.sha256(old.encode("utf-8")).hexdigest()
+    assert listed.hash == audit.compute_hash({**listed_values, "customers": ["C20240501002", "C20240501001"]})
+    assert listed.hash != audit.compute_hash(listed_values)
+    assert verify(auth_db) == audit.Verification(True, 2)
+
+
+def test_a_customer_filter_finds_targeting_and_listing_events(auth_db: Database, clock: Clock) -> None:
+    ada, bo, cy = "C20240501001", "C20240501002", "C202405011000"
+    record(
+        auth_db,
+        clock,
+        event(1, action="customer.read"),  # seq 1, targets ada
+        listing(customers=(bo, ada, bo)),  # 2: lists ada (once) and bo
+        listing(customers=(cy,), actor="M1001"),  # 3
+        event(2),  # 4: bo
+        listing(customers=(ada, cy), actor="M1001", action="customer.search"),  # 5
+    )
+    assert sorted(stored_customers(auth_db)) == [(2, ada), (2, bo), (3, cy), (5, ada), (5, cy)]
+    with auth_db.session_scope(readonly=True) as session:
+
+        def seqs(**filters: Any) -> list[int]:
+            return [e.seq for e in audit.list_events(session=session, **filters)[0]]
+
+        assert seqs(customer_id=ada) == [5, 2, 1]
+        assert seqs(customer_id=bo) == [4, 2]
+        assert seqs(customer_id=cy, actor="M1001", action="customer.list") == [3]
+        assert seqs(customer_id="C20240501009") == []
+        page, token = audit.list_events(session=session, customer_id=ada, page_size=2)
+        assert [e.seq for e in page] == [5, 2]
+        assert audit.customers_of(session=session, seqs=[5, 2]) == {5: [ada, cy], 2: [ada, bo]}
+        page, token = audit.list_events(session=session, customer_id=ada, page_size=2, page_token=token)
+        assert [e.seq for e in page] == [1] and token == ""
+        assert audit.customers_of(session=session, seqs=[1]) == {}
+        with pytest.raises(InvalidArgument) as bad:
+            audit.list_events(session=session, customer_id="customer:C1")
+        assert [v.field for v in bad.value.violations] == ["customer_id"]
+
+
+def test_a_page_carries_a_bounded_number_of_customers(
+    auth_db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "MAX_PAGE_CUSTOMERS", 10)
+    ids = tuple(f"C20240501{n:03d}" for n in range(12))
+    record(auth_db, clock, event(1), listing(customers=ids[:4]), listing(customers=ids[:5]), event(4))
+    record(auth_db, clock, listing(customers=ids), listing(customers=ids[:2]))
+    with auth_db.session_scope(readonly=True) as session:
+        pages = []
+        page, token = audit.list_events(session=session)
+        pages.append([e.seq for e in page])
+        while token:
+            page, token = audit.list_events(session=session, page_token=token)
+            pages.append([e.seq for e in page])
+        # 2 + 12 > 10; one event over the budget still makes a page; 0 + 5 + 4 fit.
+        assert pages == [[6], [5], [4, 3, 2, 1]]
+        assert audit.list_events(session=session, with_customers=False)[0][-1].seq == 1
+
+
+def test_altered_customer_rows_break_the_chain_at_their_event(auth_db: Database, clock: Clock) -> None:
+    record(auth_db, clock, event(1), listing(customers=("C20240501001", "C20240501002")), event(3))
+    execute(auth_db, "DELETE FROM audit_event_customers WHERE seq = 2 AND customer_id = 'C20240501002'")
+    assert (verify(auth_db).first_bad_seq, verify(auth_db).reason) == (2, audit.HASH_MISMATCH)
+    execute(auth_db, "INSERT INTO audit_event_customers (seq, customer_id) VALUES (2, 'C20240501002')")
+    assert verify(auth_db).ok
+    execute(auth_db, "INSERT INTO audit_event_customers (seq, customer_id) VALUES (3, 'C20240501009')")
+    assert (verify(auth_db).first_bad_seq, verify(auth_db).reason) == (3, audit.HASH_MISMATCH)
+
+
+def test_verify_pages_through_events_listing_many_customers(
+    auth_db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "VERIFY_BATCH", 3)  # events 3 at a time, customer rows 30 at a time
+    ids = [f"C20240501{n:03d}" for n in range(1, 50)]
+    record(
+        auth_db,
+        clock,
+        *(listing(customers=tuple(ids[n : n + 25])) if n % 2 else event(n) for n in range(10)),
+    )
+    assert verify(auth_db) == audit.Verification(True, 10)
+    execute(auth_db, "DELETE FROM audit_event_customers WHERE seq = 10 AND customer_id = :c", c=ids[33])
+    assert verify(auth_db).first_bad_seq == 10
+
+
+def test_the_customers_of_an_event_are_bounded_and_checked(auth_db: Database, clock: Clock) -> None:
+    too_many = tuple(f"C2024050{n:05d}" for n in range(audit.MAX_CUSTOMERS + 1))
+    with pytest.raises(InvalidArgument) as bad:
+        record(auth_db, clock, listing(customers=too_many))
+    assert [v.field for v in bad.value.violations] == ["events.0.customer_ids"]
+    assert "5,000" in bad.value.violations[0].message
+    malformed = ("C20240501001", "customer:C20240501002", "C1", "", "C20240501003\n")
+    with pytest.raises(InvalidArgument) as bad:
+        record(auth_db, clock, event(1), listing(customers=malformed))
+    assert [v.field for v in bad.value.violations] == [f"events.1.customer_ids.{j}" for j in (1, 2, 3, 4)]
+    with pytest.raises(InvalidArgument) as bad:
+        record(auth_db, clock, listing(customers=("x",) * 50))
+    assert len(bad.value.violations) == audit.MAX_CUSTOMER_PROBLEMS  # not one per customer
+    per_call = tuple(f"C2024050{n:05d}" for n in range(audit.MAX_CUSTOMERS))
+    with pytest.raises(InvalidArgument) as bad:
+        record(auth_db, clock, *(listing(customers=per_call) for _ in range(5)))
+    assert [v.field for v in bad.value.violations] == ["events"]
+    assert verify(auth_db) == audit.Verification(True, 0) and stored_customers(auth_db) == []
+    assert record(auth_db, clock, listing(customers=per_call)) == [1]
+    assert len(stored_customers(auth_db)) == audit.MAX_CUSTOMERS and verify(auth_db).ok
+
+
 def test_who_may_write_and_read(auth_db: Database) -> None:
     audit.require_writer(caller=RECORDER, dev_identity=False)
     dev_service = Caller(id="svc-search", kind="service", scope="all")
     audit.require_writer(caller=dev_service, dev_identity=True)
-    for caller in (dev_service, ADMIN, REP):
+    for caller in (dev_service, REP):
         with pytest.raises(PermissionDenied):
             audit.require_writer(caller=caller, dev_identity=False)
+    # "*" grants audit:write, but only platform services record what others did.
+    audit.require_writer(caller=ADMIN, dev_identity=False)
+    audit.require_own_actions(caller=ADMIN, events=[event(actor="A0001")])
+    with pytest.raises(PermissionDenied):
+        audit.require_own_actions(caller=ADMIN, events=[event()])
+    audit.require_own_actions(caller=RECORDER, events=[event()])
     with auth_db.session_scope(readonly=True) as session:
         audit.require_reader(session=session, caller=ADMIN)
         audit.require_reader(session=session, caller=AUDITOR)
@@ -345,7 +481,9 @@ def test_api_clients_record_with_their_access_tokens(auth_address: str) -> None:
         stub = auth_pb2_grpc.AuthServiceStub(channel)
         created = stub.CreateApiClient(
             pb.CreateApiClientRequest(
-                client=pb.ApiClient(name="svc-profile", scopes=["audit:write"], record_scope="all")
+                client=pb.ApiClient(
+                    name="svc-profile", scopes=["audit:write"], record_scope="all", kind="service"
+                )
             ),
             metadata=ADMIN.to_metadata(),
             timeout=5,

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from services.auth import clients, keys, service
-from services.auth.models import LoginThrottle, User
+from services.auth.models import LoginFailure, User
 from services.auth.settings import AuthSettings
+from services.auth.throttle import Throttled
 from services.common.db import Database
 from services.common.errors import (
     FailedPrecondition,
@@ -20,7 +21,7 @@ from services.common.identity import Caller
 from services.common.tokens import TokenVerifier
 from tests.auth.conftest import Clock, call, code_at, enrol
 
-ADMIN = Caller(id="A0001", roles=("admin",), scope="all")
+ADMIN = Caller(id="A0001", roles=("admin",), scope="all", permissions=("*",))
 
 
 def verifier(db: Database, settings: AuthSettings, clock: Clock) -> TokenVerifier:
@@ -56,49 +57,139 @@ def test_unknown_ids_and_wrong_passwords_get_the_same_answer(
     assert wrong.value.message == unknown.value.message == service.BAD_CREDENTIALS
     # Both failures were counted, known id or not.
     with auth_db.session_scope(readonly=True) as session:
-        counts = {t.employee_id: t.failed_attempts for t in session.scalars(select(LoginThrottle))}
-    assert counts == {"S1001": 1, "S9999": 1}
+        scores = {(f.key, f.context): round(f.score) for f in session.scalars(select(LoginFailure))}
+    assert scores == {("user:S1001", "*"): 1, ("user:S9999", "*"): 1}
 
 
-def test_lockout_backs_off_and_doubles(auth_db: Database, settings: AuthSettings, clock: Clock) -> None:
+def test_failures_delay_attempts_doubling_and_unknown_ids_alike(
+    auth_db: Database, settings: AuthSettings, clock: Clock
+) -> None:
     user = enrol(auth_db, settings, clock, "S1001", ["sales"])
-    for _ in range(4):
+    for _ in range(5):
         with pytest.raises(Unauthenticated, match="incorrect"):
-            login(auth_db, settings, clock, "S1001", "Wrong-Password-1")
-    with pytest.raises(Unauthenticated, match="incorrect"):
-        login(auth_db, settings, clock, "S1001", "Wrong-Password-1")  # the fifth locks for 60 s
-    with pytest.raises(Unauthenticated, match="try again in 60 seconds"):
+            login(auth_db, settings, clock, "S1001", "Wrong-Password-1")  # the fifth delays 60 s
+    with pytest.raises(Throttled, match="try again in 60 seconds") as delayed:
         login(auth_db, settings, clock, "S1001", user.password)
+    assert delayed.value.retry_after == 60
     clock.advance(61)
     with pytest.raises(Unauthenticated, match="incorrect"):
-        login(auth_db, settings, clock, "S1001", "Wrong-Password-1")  # the sixth locks for 120 s
+        login(auth_db, settings, clock, "S1001", "Wrong-Password-1")  # the sixth delays 120 s
     clock.advance(100)
-    with pytest.raises(Unauthenticated, match="try again in 20 seconds"):
+    with pytest.raises(Throttled, match="try again in 20 seconds"):
         login(auth_db, settings, clock, "S1001", user.password)
     clock.advance(21)
     tokens = login(auth_db, settings, clock, "S1001", user.password, code_at(user.totp_secret, clock()))
     assert isinstance(tokens, service.Tokens)
     with auth_db.session_scope(readonly=True) as session:
-        assert session.get(LoginThrottle, "S1001") is None
-    # Unknown ids lock the same way: the lockout tells nothing about which ids exist.
+        assert session.get(LoginFailure, ("user:S1001", "*")) is None
+    # Unknown ids are delayed the same way: the delay tells nothing about which ids exist.
     for _ in range(5):
         with pytest.raises(Unauthenticated, match="incorrect"):
             login(auth_db, settings, clock, "nobody", "Wrong-Password-1")
-    with pytest.raises(Unauthenticated, match="try again in 60 seconds"):
+    with pytest.raises(Throttled, match="try again in 60 seconds"):
         login(auth_db, settings, clock, "nobody", "Wrong-Password-1")
 
 
-def test_lockout_is_capped(auth_db: Database, settings: AuthSettings, clock: Clock) -> None:
-    for _ in range(20):
-        with pytest.raises(Unauthenticated):
+def test_failures_are_forgotten_so_a_trickle_never_locks(
+    auth_db: Database, settings: AuthSettings, clock: Clock
+) -> None:
+    user = enrol(auth_db, settings, clock, "S1001", ["sales"])
+    # One wrong guess an hour (or even every decay period) used to keep the account locked.
+    for _ in range(12):
+        with pytest.raises(Unauthenticated, match="incorrect"):
             login(auth_db, settings, clock, "S1001", "Wrong-Password-1")
-        clock.advance(settings.lockout_max_seconds + 1)
+        clock.advance(settings.lockout_decay_seconds)
+    tokens = login(auth_db, settings, clock, "S1001", user.password, code_at(user.totp_secret, clock()))
+    assert isinstance(tokens, service.Tokens)
+
+
+def test_strangers_cannot_lock_the_owner_out_of_a_familiar_address(
+    auth_db: Database, settings: AuthSettings, clock: Clock
+) -> None:
+    user = enrol(auth_db, settings, clock, "S1001", ["sales"])
+    home, attacker, hotel = "10.1.1.1", "203.0.113.9", "198.51.100.4"
+
+    def attempt(source: str, password: str, code: str = "") -> object:
+        return call(
+            auth_db,
+            service.login,
+            settings=settings,
+            employee_id="S1001",
+            password=password,
+            totp_code=code,
+            source=source,
+            now=clock(),
+        )
+
+    assert isinstance(attempt(home, user.password, code_at(user.totp_secret, clock())), service.Tokens)
+    clock.advance(30)
+    for _ in range(40):
+        with pytest.raises((Unauthenticated, Throttled)):
+            attempt(attacker, "Wrong-Password-1")
+        clock.advance(1)
+    # Held back everywhere else (the owner's new hotel too), but not where the owner logs in.
+    with pytest.raises(Throttled):
+        attempt(hotel, user.password)
+    assert isinstance(attempt(home, user.password, code_at(user.totp_secret, clock())), service.Tokens)
+    # Spraying one guess over many accounts spends the attacker's address's own budget.
+    for i in range(settings.source_threshold):
+        with pytest.raises((Unauthenticated, Throttled)):
+            call(
+                auth_db,
+                service.login,
+                settings=settings,
+                employee_id=f"S{3000 + i}",
+                password="x",
+                source=attacker,
+                now=clock(),
+            )
+    with pytest.raises(Throttled):
+        call(
+            auth_db,
+            service.login,
+            settings=settings,
+            employee_id="S2002",
+            password="x",
+            source=attacker,
+            now=clock(),
+        )
+    # An administrator lifts the account's delays.
+    call(auth_db, service.unlock_user, employee_id="S1001")
+    assert attempt(hotel, user.password) == service.Challenge(kind="totp_required")
+
+
+def test_delays_are_capped_and_settle_at_the_decay_rate(
+    auth_db: Database, settings: AuthSettings, clock: Clock
+) -> None:
+    def waits(config: AuthSettings, employee_id: str) -> list[float]:
+        found = []
+        for _ in range(30):
+            with pytest.raises(Unauthenticated):
+                login(auth_db, config, clock, employee_id, "Wrong-Password-1")
+            with auth_db.session_scope(readonly=True) as session:
+                row = session.get(LoginFailure, (f"user:{employee_id}", "*"))
+                assert row is not None
+                found.append((row.locked_until - row.updated_at).total_seconds() if row.locked_until else 0)
+            clock.advance(found[-1] + 1)
+        return found
+
+    # Someone who waits out every delay gets about one guess per decay period, never less.
+    patient = waits(settings, "S1001")
+    assert max(patient) <= settings.lockout_max_seconds
+    assert settings.lockout_decay_seconds / 2 <= patient[-1] <= settings.lockout_decay_seconds * 2
+    # Where failures are forgotten slowly, the delay stops doubling at its cap.
+    slow = settings.model_copy(update={"lockout_decay_seconds": 10**9})
+    assert waits(slow, "S1002")[-1] == settings.lockout_max_seconds
+
+
+def test_malformed_credentials_are_refused_before_any_hash(
+    auth_db: Database, settings: AuthSettings, clock: Clock
+) -> None:
+    for employee_id, password in (("S" * 65, "x"), ("S 1001", "x"), ("S1001", "p" * 10_000)):
+        with pytest.raises(InvalidArgument):
+            login(auth_db, settings, clock, employee_id, password)
     with auth_db.session_scope(readonly=True) as session:
-        throttle = session.get(LoginThrottle, "S1001")
-        assert throttle is not None and throttle.locked_until is not None
-        assert (
-            throttle.locked_until - throttle.last_failed_at
-        ).total_seconds() == settings.lockout_max_seconds
+        assert list(session.scalars(select(LoginFailure))) == []
 
 
 def test_first_login_forces_password_change_then_totp(
@@ -498,3 +589,47 @@ def test_clients_are_validated(auth_db: Database, settings: AuthSettings, clock:
         "ip_allowlist.0",
         "record_scope",
     }
+
+
+def test_a_password_change_by_employee_id_is_no_password_oracle(
+    auth_db: Database, settings: AuthSettings, clock: Clock
+) -> None:
+    user = enrol(auth_db, settings, clock, "S1001", ["sales"])
+
+    def change(current: str, new: str, code: str) -> object:
+        return call(
+            auth_db,
+            service.change_password,
+            settings=settings,
+            employee_id="S1001",
+            current_password=current,
+            new_password=new,
+            totp_code=code,
+            now=clock(),
+        )
+
+    # Without the second factor nothing is checked at all.
+    for current in (user.password, "Wrong-Password-1"):
+        with pytest.raises(InvalidArgument) as missing:
+            change(current, "Brand-New-Lantern-9", "")
+        assert [v.field for v in missing.value.violations] == ["totp_code"]
+    # A weak new password is refused the same whether the current one is right or not.
+    for current in (user.password, "Wrong-Password-1"):
+        with pytest.raises(InvalidArgument) as weak:
+            change(current, "short", "123456")
+        assert {v.field for v in weak.value.violations} == {"new_password"}
+    # A wrong password and a wrong code get one answer.
+    answers = set()
+    for current, code in (
+        (user.password, "000000"),
+        ("Wrong-Password-1", code_at(user.totp_secret, clock())),
+    ):
+        with pytest.raises(Unauthenticated) as refused:
+            change(current, "Brand-New-Lantern-9", code)
+        answers.add(refused.value.message)
+    assert answers == {service.BAD_CREDENTIALS_OR_CODE}
+    clock.advance(30)
+    assert change(user.password, "Brand-New-Lantern-9", code_at(user.totp_secret, clock())) is None
+    # The code is used up: replaying it changes nothing.
+    with pytest.raises(Unauthenticated):
+        change("Brand-New-Lantern-9", "Third-New-Lantern-8", code_at(user.totp_secret, clock()))

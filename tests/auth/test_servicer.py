@@ -16,12 +16,20 @@ from crm.auth.v1 import auth_pb2 as pb
 from crm.auth.v1 import auth_pb2_grpc
 from scripts.stack import ROOT, free_port, wait_grpc_serving
 from services.common.errors import violations_of
-from services.common.identity import Caller
+from services.common.identity import CLIENT_ADDRESS, Caller
 from services.common.tokens import TokenVerifier
+from services.gateway.policy import permissions as role_permissions
 from tests.auth.conftest import FAST_HASHING
 
-ADMIN = Caller(id="A0001", roles=("admin",), scope="all").to_metadata()
-REP = Caller(id="S1001", roles=("sales",), scope="own").to_metadata()
+ADMIN = Caller(id="A0001", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
+REP = Caller(
+    id="S1001", roles=("sales",), scope="own", permissions=role_permissions(("sales",))
+).to_metadata()
+
+
+# The gateway under the development identity, passing on a partner's address.
+GATEWAY = Caller(id="svc-gateway", kind="service", scope="all").to_metadata()
+VOUCHED = [*GATEWAY, (CLIENT_ADDRESS, "10.2.3.4")]
 
 
 class Running:
@@ -155,15 +163,15 @@ def test_a_new_user_goes_through_the_first_login_steps(stub: auth_pb2_grpc.AuthS
 
 
 def test_failed_logins_are_counted_across_calls(stub: auth_pb2_grpc.AuthServiceStub) -> None:
-    messages = set()
+    answers = set()
     for _ in range(6):
         with pytest.raises(grpc.RpcError) as caught:
             stub.Login(pb.LoginRequest(employee_id="X404", password="Wrong-Password-1"), timeout=5)
-        assert code(caught) == grpc.StatusCode.UNAUTHENTICATED
-        messages.add(caught.value.details())
-    assert messages == {
-        "the employee ID or password is incorrect",
-        "too many failed logins; try again in 60 seconds",
+        trailing = dict(caught.value.trailing_metadata() or ())
+        answers.add((code(caught), caught.value.details(), trailing.get("retry-after")))
+    assert answers == {
+        (grpc.StatusCode.UNAUTHENTICATED, "the employee ID or password is incorrect", None),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "too many failed attempts; try again in 60 seconds", "60"),
     }
 
 
@@ -197,7 +205,12 @@ def test_api_clients_and_key_rotation(stub: auth_pb2_grpc.AuthServiceStub) -> No
     request = pb.IssueClientTokenRequest(
         client_id=made.client.client_id, client_secret=made.client_secret, client_ip="10.2.3.4"
     )
-    issued = stub.IssueClientToken(request, timeout=5)
+    # Only a platform service (the gateway) vouches for the partner's address; anyone else is
+    # checked at the address the call came from.
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.IssueClientToken(request, timeout=5)
+    assert code(caught) == grpc.StatusCode.PERMISSION_DENIED
+    issued = stub.IssueClientToken(request, metadata=VOUCHED, timeout=5)
     verifier = TokenVerifier(
         lambda: stub.GetJwks(pb.GetJwksRequest(), timeout=5).jwks_json, refetch_interval=0
     )
@@ -207,11 +220,12 @@ def test_api_clients_and_key_rotation(stub: auth_pb2_grpc.AuthServiceStub) -> No
             pb.IssueClientTokenRequest(
                 client_id=made.client.client_id, client_secret=made.client_secret, client_ip="8.8.8.8"
             ),
+            metadata=[*GATEWAY, (CLIENT_ADDRESS, "8.8.8.8")],
             timeout=5,
         )
     assert code(caught) == grpc.StatusCode.PERMISSION_DENIED
     kid = stub.RotateSigningKey(pb.RotateSigningKeyRequest(), metadata=ADMIN, timeout=5).kid
-    fresh = stub.IssueClientToken(request, timeout=5).tokens.access_token
+    fresh = stub.IssueClientToken(request, metadata=VOUCHED, timeout=5).tokens.access_token
     published = [k["kid"] for k in json.loads(stub.GetJwks(pb.GetJwksRequest(), timeout=5).jwks_json)["keys"]]
     assert published[0] == kid and len(published) >= 2
     assert (
@@ -221,7 +235,7 @@ def test_api_clients_and_key_rotation(stub: auth_pb2_grpc.AuthServiceStub) -> No
         pb.DisableApiClientRequest(client_id=made.client.client_id), metadata=ADMIN, timeout=5
     )
     with pytest.raises(grpc.RpcError) as caught:
-        stub.IssueClientToken(request, timeout=5)
+        stub.IssueClientToken(request, metadata=VOUCHED, timeout=5)
     assert code(caught) == grpc.StatusCode.UNAUTHENTICATED
 
 

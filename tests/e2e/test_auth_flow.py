@@ -25,7 +25,12 @@ from tests.waiting import eventually
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dict[str, dict[str, Any]]]]:
     data_dir = Path(tmp_path_factory.mktemp("secured"))
-    stack = Stack(data_dir=data_dir, dev_identity=False)
+    env = {
+        # The partner tests come through a "load balancer" at 127.0.0.2.
+        "CRM_GATEWAY_TRUSTED_PROXIES": TRUSTED_PROXY,
+        "CRM_TRACE_FILE": str(data_dir / "spans.jsonl"),
+    }
+    stack = Stack(data_dir=data_dir, dev_identity=False, env=env)
     stack.migrate()
     stack.command("auth", "seed-demo", "--output", str(data_dir / "demo-users.json"))
     users = {u["role"]: u for u in json.loads((data_dir / "demo-users.json").read_text())}
@@ -33,6 +38,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, d
         yield stack, users
 
 
+TRUSTED_PROXY = "127.0.0.2"
 _CODES_USED: dict[str, int] = {}
 _SESSIONS: dict[str, dict[str, Any]] = {}
 
@@ -55,7 +61,8 @@ def login(api: httpx.Client, user: dict[str, Any], *, fresh: bool = False) -> di
     assert reply.status_code == 200, reply.text
     assert reply.headers["cache-control"] == "no-store"
     tokens: dict[str, Any] = reply.json()["tokens"]
-    _SESSIONS.setdefault(user["employee_id"], tokens)
+    if not fresh:  # a fresh session may be ended by its test (and its access token with it)
+        _SESSIONS[user["employee_id"]] = tokens
     return tokens
 
 
@@ -115,7 +122,7 @@ def test_services_check_tokens_themselves(secured: tuple[Stack, Any]) -> None:
         )
         for metadata in (
             [("authorization", f"Bearer {forged}")],
-            Caller(id="A0001", roles=("admin",), scope="all").to_metadata(),
+            Caller(id="A0001", roles=("admin",), scope="all", permissions=("*",)).to_metadata(),
             [],
         ):
             with pytest.raises(grpc.RpcError) as caught:
@@ -131,7 +138,7 @@ def test_refresh_rotates_and_logout_ends_the_session(secured: tuple[Stack, Any])
         assert second.status_code == 200
         reused = api.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
         assert reused.status_code == 401  # a rotated token is spent (and its family revoked)
-        again = login(api, users["service"], fresh=True)
+        again = login(api, users["marketing"], fresh=True)
         assert (
             api.post("/api/v1/auth/logout", json={"refresh_token": again["refresh_token"]}).status_code == 204
         )
@@ -264,7 +271,8 @@ def test_refusals_are_audited(secured: tuple[Stack, Any]) -> None:
             headers=admin,
             params={"actor": users["service"]["employee_id"], "outcome": "denied"},
         ).json()["items"]
-        assert [e["action"] for e in denied] == ["rpc.list_contracts"]
+        # (Their refused refresh token, earlier in this module, is on record too.)
+        assert [e["action"] for e in denied if not e["action"].startswith("auth.")] == ["rpc.list_contracts"]
         # Refused at the gateway (the role lacks the permission): audited there.
         assert api.post("/api/v1/customers", json=customer_data(), headers=agent).status_code == 403
         denied = api.get(
@@ -461,3 +469,281 @@ def test_every_change_leaves_exactly_its_audit_event(secured: tuple[Stack, Any])
             assert reply.status_code in (200, 201, 204), (action, reply.text)
             assert eventually(lambda: actions() != before, 5), action  # noqa: B023 - waited for here
             assert actions() == [action, *before], action
+
+
+# --- hardening ---------------------------------------------------------------------------------
+
+
+def from_address(stack: Stack, address: str) -> httpx.Client:
+    """A client whose requests come from another loopback address."""
+    return httpx.Client(
+        base_url=stack.gateway_url, timeout=10, transport=httpx.HTTPTransport(local_address=address)
+    )
+
+
+def new_user(api: httpx.Client, admin: dict[str, str], employee_id: str, roles: list[str]) -> dict[str, Any]:
+    """A user created through the API and taken through the first login: tokens and secrets."""
+    made = api.post(
+        "/api/v1/users",
+        headers=admin,
+        json={"employee_id": employee_id, "display_name": "测试", "roles": roles},
+    )
+    assert made.status_code == 201, made.text
+    initial = made.json()["initial_password"]
+    first = api.post("/api/v1/auth/login", json={"employee_id": employee_id, "password": initial}).json()
+    changed = api.post(
+        "/api/v1/auth/password",
+        json={
+            "setup_token": first["challenge"]["setup_token"],
+            "current_password": initial,
+            "new_password": "Audit-2026-strong!",
+        },
+    ).json()["challenge"]
+    verified = api.post(
+        "/api/v1/auth/mfa/verify",
+        json={"setup_token": changed["setup_token"], "totp_code": pyotp.TOTP(changed["totp_secret"]).now()},
+    )
+    assert verified.status_code == 200, verified.text
+    return {
+        "employee_id": employee_id,
+        "password": "Audit-2026-strong!",
+        "totp_secret": changed["totp_secret"],
+        "recovery_codes": verified.json()["recovery_codes"],
+        "tokens": verified.json()["tokens"],
+    }
+
+
+def test_old_access_tokens_are_refused_within_seconds(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with (
+        httpx.Client(base_url=stack.gateway_url, timeout=10) as api,
+        grpc.insecure_channel(stack.profile_address) as channel,
+    ):
+        profile = profile_pb2_grpc.ProfileServiceStub(channel)
+        admin = bearer(login(api, users["admin"]))
+        leaving, promoted, disabled = (
+            new_user(api, admin, employee_id, ["sales"]) for employee_id in ("S8001", "S8002", "S8003")
+        )
+
+        def gateway_accepts(user: dict[str, Any]) -> bool:
+            return api.get("/api/v1/customers", headers=bearer(user["tokens"])).status_code == 200
+
+        def profile_accepts(user: dict[str, Any]) -> bool:
+            metadata = [("authorization", f"Bearer {user['tokens']['access_token']}")]
+            try:
+                profile.ListCustomers(pb.ListCustomersRequest(), metadata=metadata, timeout=5)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAUTHENTICATED
+                return False
+            return True
+
+        for user in (leaving, promoted, disabled):
+            assert gateway_accepts(user) and profile_accepts(user)
+        assert api.post(
+            "/api/v1/auth/logout", json={"refresh_token": leaving["tokens"]["refresh_token"]}
+        ).is_success
+        assert api.patch("/api/v1/users/S8002", json={"roles": ["service"]}, headers=admin).is_success
+        assert api.patch("/api/v1/users/S8003", json={"status": "disabled"}, headers=admin).is_success
+        started = time.monotonic()
+        for user in (leaving, promoted, disabled):
+            assert eventually(lambda user=user: not gateway_accepts(user) and not profile_accepts(user), 5)
+        assert time.monotonic() - started < 8
+        refused = api.get("/api/v1/customers", headers=bearer(leaving["tokens"]))
+        assert refused.status_code == 401 and "session has ended" in refused.json()["detail"]
+        # The promoted user's session goes on: a refresh brings a token with the new role.
+        renewed = api.post(
+            "/api/v1/auth/refresh", json={"refresh_token": promoted["tokens"]["refresh_token"]}
+        )
+        assert renewed.status_code == 200 and gateway_accepts({"tokens": renewed.json()})
+        # Refused tokens are on record.
+        events = api.get(
+            "/api/v1/audit/events", params={"action": "auth.token_refused"}, headers=admin
+        ).json()["items"]
+        assert events and events[0]["actor_kind"] == "anonymous" and events[0]["source"] == "127.0.0.1"
+
+
+def test_the_partner_allow_list_believes_only_trusted_proxies(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        made = api.post(
+            "/api/v1/api-clients",
+            headers=admin,
+            json={"name": "门店系统", "scopes": ["customer:read"], "ip_allowlist": ["10.0.0.0/8"]},
+        ).json()
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": made["client"]["client_id"],
+            "client_secret": made["client_secret"],
+        }
+        # A client claiming an allowed address is checked at the address it calls from.
+        spoofed = api.post("/api/v1/oauth/token", data=form, headers={"X-Forwarded-For": "10.1.2.3"})
+        assert spoofed.status_code == 403, spoofed.text
+    with from_address(stack, TRUSTED_PROXY) as proxy:
+        forwarded = proxy.post("/api/v1/oauth/token", data=form, headers={"X-Forwarded-For": "10.1.2.3"})
+        assert forwarded.status_code == 200, forwarded.text
+        # What the client wrote before the proxy's entry proves nothing.
+        chained = proxy.post(
+            "/api/v1/oauth/token", data=form, headers={"X-Forwarded-For": "10.1.2.3, 198.51.100.7"}
+        )
+        assert chained.status_code == 403
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        issued = api.get(
+            "/api/v1/audit/events",
+            params={"actor": made["client"]["client_id"], "action": "auth.client_token"},
+            headers=admin,
+        ).json()["items"]
+    assert [(e["outcome"], e["source"]) for e in issued] == [
+        ("denied", "198.51.100.7"),
+        ("success", "10.1.2.3"),
+        ("denied", "127.0.0.1"),
+    ]
+
+
+def test_login_steps_are_limited_per_address_and_delays_answer_429(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with from_address(stack, "127.0.0.3") as api:
+        answers = [
+            api.post("/api/v1/auth/refresh", json={"refresh_token": "not-a-token"}).status_code
+            for _ in range(121)
+        ]
+        assert answers[:120] == [401] * 120 and answers[120] == 429
+        spent = api.post("/api/v1/auth/login", json={"employee_id": "S1001", "password": "x"})
+        assert spent.status_code == 429 and int(spent.headers["retry-after"]) > 0
+        assert spent.headers["content-type"] == "application/problem+json"
+    manager = users["manager"]
+    with from_address(stack, "127.0.0.4") as api:
+        wrong = {"employee_id": manager["employee_id"], "password": "guess"}
+        # (One earlier wrong password of theirs still counts: failures decay over minutes.)
+        answers = [api.post("/api/v1/auth/login", json=wrong).status_code for _ in range(5)]
+        assert answers[0] == 401 and answers[-1] == 429
+        right = {"employee_id": manager["employee_id"], "password": manager["password"]}
+        delayed = api.post("/api/v1/auth/login", json=right)
+        wait = int(delayed.headers["retry-after"])
+        assert delayed.status_code == 429 and 50 <= wait <= 60
+        assert delayed.json()["detail"] == f"too many failed attempts; try again in {wait} seconds"
+        # An administrator lifts the delay at once.
+        admin = bearer(login(api, users["admin"]))
+        lifted = api.post(f"/api/v1/users/{manager['employee_id']}/unlock", headers=admin)
+        assert lifted.status_code == 200 and lifted.json()["locked_until"] is None
+        assert api.post("/api/v1/auth/login", json=right).json()["challenge"]["kind"] == "totp_required"
+
+
+def test_a_password_change_answers_alike_without_the_second_factor(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        user = new_user(api, admin, "S8004", ["sales"])
+
+        def change(current: str, code: str | None) -> httpx.Response:
+            body = {
+                "employee_id": "S8004",
+                "current_password": current,
+                "new_password": "Brand-New-Lantern-9",
+            }
+            return api.post("/api/v1/auth/password", json={**body, "totp_code": code})
+
+        def answer(reply: httpx.Response) -> tuple[int, Any, Any]:
+            return reply.status_code, reply.json()["detail"], reply.json().get("errors")
+
+        for code in (None, "000000"):
+            assert answer(change(user["password"], code)) == answer(change("Wrong-Password-1", code))
+        assert change(user["password"], None).status_code == 422
+        assert change(user["password"], "000000").status_code == 401
+        assert change(user["password"], user["recovery_codes"][0]).status_code == 200
+        outcomes = [
+            e["outcome"]
+            for e in api.get(
+                "/api/v1/audit/events",
+                params={"actor": "S8004", "action": "auth.password_change"},
+                headers=admin,
+            ).json()["items"]
+        ]
+    assert outcomes[0] == "success" and outcomes.count("denied") == 3 and outcomes.count("failed") == 3
+
+
+def test_bad_credentials_get_a_clear_4xx_change_nothing_and_are_audited(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        admin = bearer(login(api, users["admin"]))
+        before = api.get("/api/v1/audit/verify", headers=admin).json()["checked"]
+        huge = api.post("/api/v1/auth/login", json={"employee_id": "S1001", "password": "p" * 100_000})
+        long_id = api.post("/api/v1/auth/login", json={"employee_id": "S" * 5000, "password": "x"})
+        raw = api.post(
+            "/api/v1/auth/login",
+            content=b'{"employee_id": "S1001", "password": "' + b"\xff\xfe" + b'"}',
+            headers={"content-type": "application/json"},
+        )
+        for reply in (huge, long_id, raw):
+            assert (
+                400 <= reply.status_code < 500 and reply.headers["content-type"] == "application/problem+json"
+            )
+        # A real token, but for another audience (a setup token): refused wherever it goes.
+        created = api.post(
+            "/api/v1/users",
+            headers=admin,
+            json={"employee_id": "S8005", "display_name": "测试", "roles": ["sales"]},
+        ).json()
+        setup = api.post(
+            "/api/v1/auth/login", json={"employee_id": "S8005", "password": created["initial_password"]}
+        ).json()["challenge"]["setup_token"]
+        assert api.get("/api/v1/customers", headers={"Authorization": f"Bearer {setup}"}).status_code == 401
+        with grpc.insecure_channel(stack.profile_address) as channel:
+            with pytest.raises(grpc.RpcError) as caught:
+                profile_pb2_grpc.ProfileServiceStub(channel).ListCustomers(
+                    pb.ListCustomersRequest(), metadata=[("authorization", f"Bearer {setup}")], timeout=5
+                )
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # Nothing changed: S1001 still logs in, and every refusal is in the log.
+        assert login(api, users["sales"], fresh=True)["access_token"]
+        failed = api.get(
+            "/api/v1/audit/events", params={"action": "auth.login", "outcome": "failed"}, headers=admin
+        ).json()["items"]
+        assert len(failed) >= 3 and {e["source"] for e in failed} == {"127.0.0.1"}
+        refused = api.get(
+            "/api/v1/audit/events", params={"action": "auth.token_refused"}, headers=admin
+        ).json()["items"]
+        assert any(
+            "audience" in (e["details"] or {}).get("reason", "")
+            or "claim" in (e["details"] or {}).get("reason", "")
+            for e in refused
+        )
+        assert api.get("/api/v1/audit/verify", headers=admin).json()["checked"] > before
+
+
+def test_security_headers_and_no_search_text_in_traces(secured: tuple[Stack, Any]) -> None:
+    stack, users = secured
+    with httpx.Client(base_url=stack.gateway_url, timeout=10) as api:
+        rep = bearer(login(api, users["sales"]))
+        listed = api.get("/api/v1/customers", params={"name": "欧阳秘密", "page_size": 5}, headers=rep)
+        suggested = api.get("/api/v1/search/suggest", params={"q": "13876543210"}, headers=rep)
+        docs = api.get("/docs")
+        refused = api.get("/api/v1/customers")
+    for reply in (listed, suggested, refused):
+        assert reply.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "frame-ancestors 'none'" in reply.headers["content-security-policy"]
+        assert reply.headers["strict-transport-security"].startswith("max-age=")
+        assert reply.headers["x-content-type-options"] == "nosniff"
+        assert reply.headers["x-frame-options"] == "DENY"
+        assert reply.headers["referrer-policy"] == "no-referrer"
+    # The docs page may load Swagger UI's bundle (and run its start-up script), nothing else.
+    assert docs.status_code == 200 and "cdn.jsdelivr.net" in docs.text
+    assert (
+        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net"
+        in docs.headers["content-security-policy"]
+    )
+    path = stack.data_dir / "spans.jsonl"
+
+    def gateway_spans() -> list[dict[str, Any]]:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        return [
+            s
+            for s in map(json.loads, lines)
+            if s["resource"]["attributes"]["service.name"] == "gateway" and s["kind"] == "SpanKind.SERVER"
+        ]
+
+    assert eventually(lambda: any("suggest" in s["name"] for s in gateway_spans()), 10)
+    text = path.read_text(encoding="utf-8")
+    assert "欧阳秘密" not in text and "%E6%AC%A7" not in text and "13876543210" not in text
+    urls = [str(s["attributes"].get("http.url", "")) for s in gateway_spans()]
+    assert any("name=REDACTED" in url and "page_size=REDACTED" in url for url in urls)

@@ -32,6 +32,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
             "search": {"enabled": False},
             "auth": {"enabled": False},
             "tagging": {"enabled": False},
+            "analytics": {"enabled": False},
         },
     },
     "image-per-component": {
@@ -40,7 +41,33 @@ OVERRIDES: dict[str, dict[str, Any]] = {
         },
         "components": {"gateway": {"pdb": {"minAvailable": "50%"}, "resources": {"limits": {"cpu": "1"}}}},
     },
+    "existing-tls-secrets-private-gateway": {
+        "tls": {"certManager": {"enabled": False}},
+        "components": {
+            name: {"tls": {"existingSecret": f"crm-{name}-mtls"}}
+            for name in ("auth", "profile", "search", "tagging", "analytics", "gateway")
+        }
+        | {
+            "gateway": {
+                "tls": {"existingSecret": "crm-gateway-mtls"},
+                "networkPolicy": {
+                    "public": False,
+                    "ingressFrom": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                            }
+                        }
+                    ],
+                },
+            }
+        },
+    },
+    "plaintext-behind-a-mesh": {"tls": {"enabled": False}, "networkPolicy": {"enabled": False}},
 }
+# Kinds of custom resources the chart renders, checked by their own tests below (kubernetes-validate
+# knows only Kubernetes' own kinds).
+CUSTOM_KINDS = {("cert-manager.io/v1", "Certificate")}
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +154,8 @@ def test_every_manifest_is_valid_kubernetes(chart: helm.Chart, case: str, kube_v
     manifests = render(chart, OVERRIDES[case])
     assert manifests
     for manifest in manifests:
+        if (manifest["apiVersion"], manifest["kind"]) in CUSTOM_KINDS:
+            continue
         kubernetes_validate.validate(manifest, kube_version, strict=True)
 
 
@@ -157,11 +186,13 @@ def test_every_workload_is_hardened(chart: helm.Chart, case: str) -> None:
 def test_probes(chart: helm.Chart) -> None:
     deployments = of_kind(render(chart), "Deployment")
     profile, gateway = container(deployments["profile"]), container(deployments["gateway"])
-    grpc_port = {p["name"]: p["containerPort"] for p in profile["ports"]}["grpc"]
+    # The kubelet's gRPC probes cannot do TLS: they ask the plaintext health-only port.
+    health_port = {p["name"]: p["containerPort"] for p in profile["ports"]}["health"]
+    assert env_of(deployments["profile"])["CRM_GRPC_HEALTH_PORT"] == str(health_port)
     # Readiness follows the database; liveness and startup only ask whether the process serves.
-    assert profile["readinessProbe"]["grpc"] == {"port": grpc_port}
+    assert profile["readinessProbe"]["grpc"] == {"port": health_port}
     for probe in ("startupProbe", "livenessProbe"):
-        assert profile[probe]["grpc"] == {"port": grpc_port, "service": "liveness"}
+        assert profile[probe]["grpc"] == {"port": health_port, "service": "liveness"}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert "httpGet" not in profile[probe]
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -214,7 +245,12 @@ def test_hpa_and_pdb_per_enabled_component(chart: helm.Chart) -> None:
     workers = worker_names(chart.merge_values({}))
     deployments = {k: v for k, v in of_kind(manifests, "Deployment").items() if k not in workers}
     hpas, pdbs = of_kind(manifests, "HorizontalPodAutoscaler"), of_kind(manifests, "PodDisruptionBudget")
-    assert set(hpas) == set(pdbs) == set(deployments) == {"auth", "profile", "search", "tagging", "gateway"}
+    assert (
+        set(hpas)
+        == set(pdbs)
+        == set(deployments)
+        == {"auth", "profile", "search", "tagging", "analytics", "gateway"}
+    )
     for name, deployment in deployments.items():
         assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
         hpa = hpas[name]["spec"]
@@ -314,6 +350,8 @@ def test_environment_matches_the_settings(chart: helm.Chart, monkeypatch: pytest
             monkeypatch.setenv(key, value if isinstance(value, str) else "postgresql+psycopg://u@db/crm")
         settings = cls()
         assert settings.mode == "production"
+        tls = settings.grpc_tls()  # production refuses plaintext gRPC without the opt-out
+        assert tls is not None and tls.ca.parent == Path(chart.merge_values({})["tls"]["mountPath"])
         for key in env:
             monkeypatch.delenv(key)
 
@@ -432,6 +470,40 @@ BAD_VALUES: dict[str, tuple[dict[str, Any], str]] = {
         {"components": {"profile": {"probes": {"port": "grpcs"}}}},
         'port "grpcs" is not in its ports',
     ),
+    "plaintext opt-out in env": (
+        {"default": {"env": {"CRM_GRPC_PLAINTEXT": "true"}}},
+        "invalid propertyName 'CRM_GRPC_PLAINTEXT'",
+    ),
+    "certificate path in env": (
+        {"components": {"search": {"env": {"CRM_GRPC_TLS_CA": "/ca.crt"}}}},
+        "invalid propertyName 'CRM_GRPC_TLS_CA'",
+    ),
+    "no certificates and no secrets": (
+        {"tls": {"certManager": {"enabled": False}}},
+        "tls.existingSecret: needed when tls.certManager.enabled is false",
+    ),
+    "unknown issuer kind": (
+        {"tls": {"certManager": {"issuerRef": {"kind": "Vault"}}}},
+        "/tls/certManager/issuerRef/kind",
+    ),
+    "weak RSA key": (
+        {"tls": {"certManager": {"privateKey": {"algorithm": "RSA", "size": 1024}}}},
+        "/tls/certManager/privateKey/size",
+    ),
+    "duration in days": ({"tls": {"certManager": {"duration": "90d"}}}, "/tls/certManager/duration"),
+    "unknown tls field": ({"tls": {"insecure": True}}, "'insecure' not allowed"),
+    "calls an unknown component": (
+        {"components": {"search": {"networkPolicy": {"calls": ["profile", "reporting"]}}}},
+        'networkPolicy.calls: "reporting" is not a component',
+    ),
+    "an empty peer admits everyone": (
+        {"components": {"gateway": {"networkPolicy": {"public": False, "ingressFrom": [{}]}}}},
+        "/components/gateway/networkPolicy/ingressFrom/0",
+    ),
+    "prometheus without selectors": (
+        {"networkPolicy": {"prometheus": {"podSelector": None}}},
+        "missing property 'podSelector'",
+    ),
 }
 
 
@@ -455,3 +527,200 @@ def test_profile_keys_come_from_vault_and_a_separate_key_store(chart: helm.Chart
         for name in ("CRM_PROFILE_KEYSTORE_URL", "CRM_VAULT_ROLE_ID", "CRM_VAULT_SECRET_ID"):
             assert not isinstance(env[name], str), f"{name} must come from a Secret"
     assert container(of_kind(manifests, "CronJob")["profile-rewrap-keys"])["args"] == ["rewrap-keys"]
+
+
+def _transport_env(workload: Manifest) -> dict[str, Any]:
+    return {k: v for k, v in env_of(workload).items() if k.startswith("CRM_GRPC_")}
+
+
+def test_every_component_has_a_certificate_for_the_names_it_is_called_by(chart: helm.Chart) -> None:
+    values = chart.merge_values({})
+    manifests = render(chart)
+    certificates = of_kind(manifests, "Certificate")
+    assert set(certificates) == set(enabled_components(values))
+    dialled = {
+        value.removeprefix("dns:///").rsplit(":", 1)[0]
+        for deployment in of_kind(manifests, "Deployment").values()
+        for key, value in env_of(deployment).items()
+        if key.endswith("_ADDR") and str(value).startswith("dns:///")
+    }
+    names = {n for c in certificates.values() for n in c["spec"]["dnsNames"]}
+    assert dialled and dialled <= names, "every address a client dials is in its server's certificate"
+    issuer = values["tls"]["certManager"]["issuerRef"]
+    for name, certificate in certificates.items():
+        spec = certificate["spec"]
+        assert certificate["apiVersion"] == "cert-manager.io/v1"
+        assert spec["commonName"] == name and name in spec["dnsNames"], "the bare name is the identity"
+        assert f"{name}.{NAMESPACE}.svc.cluster.local" in spec["dnsNames"]
+        assert {"server auth", "client auth"} <= set(spec["usages"])
+        assert spec["issuerRef"] == issuer
+        assert spec["secretName"] == f"{name}-tls"
+        assert spec["privateKey"]["rotationPolicy"] == "Always"
+        # The fields cert-manager's Certificate (v1) knows; a typo would be dropped silently.
+        assert set(spec) <= {
+            "secretName", "commonName", "dnsNames", "duration", "renewBefore", "privateKey", "usages",
+            "issuerRef", "uris", "ipAddresses", "subject", "secretTemplate", "isCA",
+        }  # fmt: skip
+        assert set(spec["privateKey"]) <= {"algorithm", "size", "encoding", "rotationPolicy"}
+
+
+def test_every_workload_but_the_migration_hooks_mounts_its_certificate(chart: helm.Chart) -> None:
+    mount = chart.merge_values({})["tls"]["mountPath"]
+    for workload in render(chart):
+        if workload["kind"] not in ("Deployment", "Job", "CronJob"):
+            continue
+        pod, box, where = pod_spec(workload), container(workload), workload["metadata"]["name"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        if workload["kind"] == "Job":
+            # A pre-install hook runs before cert-manager writes the first certificate; it calls
+            # no service, so it needs none (and production settings only ask for one to serve or call).
+            assert "tls" not in volumes and not _transport_env(workload), where
+            continue
+        assert volumes["tls"]["secret"]["secretName"] == f"{package_of(workload)}-tls", where
+        assert {"name": "tls", "mountPath": mount, "readOnly": True} in box["volumeMounts"], where
+        assert "subPath" not in str(box["volumeMounts"]), "renewed files reach only whole-folder mounts"
+        env = _transport_env(workload)
+        assert env["CRM_GRPC_TLS_CERT"] == f"{mount}/tls.crt", where
+        assert env["CRM_GRPC_TLS_KEY"] == f"{mount}/tls.key", where
+        assert env["CRM_GRPC_TLS_CA"] == f"{mount}/ca.crt", where
+        assert "CRM_GRPC_PLAINTEXT" not in env, where
+
+
+def test_existing_secrets_replace_cert_manager(chart: helm.Chart) -> None:
+    manifests = render(chart, OVERRIDES["existing-tls-secrets-private-gateway"])
+    assert not of_kind(manifests, "Certificate")
+    for name, deployment in of_kind(manifests, "Deployment").items():
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == f"crm-{package_of(deployment)}-mtls", name
+    # One component's own Secret, the others' from cert-manager.
+    mixed = render(chart, {"components": {"search": {"tls": {"existingSecret": "search-from-vault"}}}})
+    assert set(of_kind(mixed, "Certificate")) == {"auth", "profile", "tagging", "analytics", "gateway"}
+    search = {v["name"]: v for v in pod_spec(of_kind(mixed, "Deployment")["search"])["volumes"]}
+    assert search["tls"]["secret"]["secretName"] == "search-from-vault"
+
+
+def test_plaintext_behind_a_mesh_is_the_loud_opt_out(
+    chart: helm.Chart, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifests = render(chart, OVERRIDES["plaintext-behind-a-mesh"])
+    assert not of_kind(manifests, "Certificate") and not of_kind(manifests, "NetworkPolicy")
+    profile = of_kind(manifests, "Deployment")["profile"]
+    assert "tls" not in {v["name"] for v in pod_spec(profile)["volumes"]}
+    assert _transport_env(profile) == {"CRM_GRPC_PLAINTEXT": "true", "CRM_GRPC_HEALTH_PORT": "8086"}
+    for key, value in env_of(profile).items():
+        monkeypatch.setenv(key, value if isinstance(value, str) else "postgresql+psycopg://u@db/crm")
+    settings = settings_class("profile")()
+    assert settings.grpc_tls() is None and settings.reflection_enabled() is False
+
+
+def _pods(manifests: list[Manifest]) -> list[tuple[str, dict[str, str]]]:
+    """Every pod template of the release: (workload, labels)."""
+    pods = []
+    for workload in manifests:
+        if workload["kind"] in ("Deployment", "Job"):
+            pods.append((workload["metadata"]["name"], workload["spec"]["template"]["metadata"]["labels"]))
+        elif workload["kind"] == "CronJob":
+            template = workload["spec"]["jobTemplate"]["spec"]["template"]
+            pods.append((workload["metadata"]["name"], template["metadata"]["labels"]))
+    return pods
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, selector
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+# Who may reach each component's service ports: the components that call it.
+CALLERS = {
+    "auth": {"gateway", "profile", "search", "tagging", "analytics"},
+    "profile": {"gateway", "search", "tagging", "analytics"},
+    "search": {"gateway"},
+    "tagging": {"gateway", "search"},
+    "analytics": {"gateway"},
+}
+
+
+def test_network_policies_deny_by_default_and_admit_only_callers(chart: helm.Chart) -> None:
+    values = chart.merge_values({})
+    manifests = render(chart)
+    policies = of_kind(manifests, "NetworkPolicy")
+    assert set(policies) == {"default-deny-ingress", *enabled_components(values)}
+    deny = policies.pop("default-deny-ingress")["spec"]
+    assert deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    pods = _pods(manifests)
+    assert all(_selects(deny["podSelector"], labels) for _, labels in pods), "every pod is isolated"
+    prometheus = values["networkPolicy"]["prometheus"]
+    deployments = of_kind(manifests, "Deployment")
+    for name, policy in policies.items():
+        spec = policy["spec"]
+        assert spec["policyTypes"] == ["Ingress"]
+        selected = {w for w, labels in pods if _selects(spec["podSelector"], labels)}
+        assert selected == {name}, f"{name}'s policy selects only its serving pods"
+        ports = {p["name"] for p in container(deployments[name])["ports"]}
+        rules = spec["ingress"]
+        for rule in rules:
+            assert {p["port"] for p in rule["ports"]} <= ports - {"health"}, name
+        metrics_port = values["components"][name]["metrics"]["port"]
+        scrape = [r for r in rules if r.get("from") and "namespaceSelector" in r["from"][0]]
+        assert scrape == [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": prometheus["namespaceSelector"],
+                        "podSelector": prometheus["podSelector"],
+                    }
+                ],
+                "ports": [{"port": metrics_port, "protocol": "TCP"}],
+            }
+        ], name
+        serving = [r for r in rules if r not in scrape]
+        assert len(serving) == 1, name
+        if name == "gateway":
+            assert "from" not in serving[0], "the public door admits everyone"
+            assert serving[0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+            continue
+        assert serving[0]["ports"] == [{"port": "grpc", "protocol": "TCP"}], name
+        peers = serving[0]["from"]
+        assert peers, "an empty from would admit everyone"
+        admitted = {w for w, labels in pods if any(_selects(p["podSelector"], labels) for p in peers)}
+        expected = {w for w, labels in pods if labels["app.kubernetes.io/name"] in CALLERS[name]}
+        assert admitted == expected, name
+    # Workers and jobs reach what their component calls: the worker's audit events go to auth.
+    auth_peers = policies["auth"]["spec"]["ingress"][0]["from"]
+    for workload, labels in pods:
+        if workload in ("tagging-worker", "tagging-beat", "profile-apply-retention"):
+            assert any(_selects(p["podSelector"], labels) for p in auth_peers), workload
+
+
+def test_a_private_gateway_admits_only_its_ingress(chart: helm.Chart) -> None:
+    case = OVERRIDES["existing-tls-secrets-private-gateway"]
+    policy = of_kind(render(chart, case), "NetworkPolicy")["gateway"]["spec"]
+    serving = policy["ingress"][0]
+    assert serving["from"] == case["components"]["gateway"]["networkPolicy"]["ingressFrom"]
+    assert serving["ports"] == [{"port": "http", "protocol": "TCP"}]
+
+
+def test_prometheus_is_found_where_the_values_say(chart: helm.Chart) -> None:
+    # Helm merges maps: a default label is dropped by setting it to null.
+    where = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": None, "team": "sre"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": None, "app": "vmagent"}},
+    }
+    policy = of_kind(render(chart, {"networkPolicy": {"prometheus": where}}), "NetworkPolicy")["profile"]
+    assert policy["spec"]["ingress"][-1]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"team": "sre"}},
+            "podSelector": {"matchLabels": {"app": "vmagent"}},
+        }
+    ]
+
+
+def test_a_component_nobody_calls_admits_only_prometheus(chart: helm.Chart) -> None:
+    values = {
+        "components": {
+            "gateway": {"enabled": False},
+            "search": {"networkPolicy": {"calls": ["profile", "auth"]}},
+        }
+    }
+    policy = of_kind(render(chart, values), "NetworkPolicy")["tagging"]["spec"]
+    assert [r["ports"] for r in policy["ingress"]] == [[{"port": "metrics", "protocol": "TCP"}]]

@@ -17,7 +17,7 @@ from scripts.stack import Stack
 from services.common.identity import Caller
 from tests.waiting import eventually
 
-ADMIN = Caller(id="u-admin", roles=("admin",), scope="all").to_metadata()
+ADMIN = Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
 AUDITOR = Caller(id="K1001", roles=("auditor",), permissions=("audit:read",)).to_metadata()
 
 

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from services.common import field_rules
 from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied
 from services.common.identity import Caller
 from services.common.keys import DecryptionFailed
-from services.profile import journal, migrate, privacy, related, sealing, service, visibility
+from services.profile import journal, migrate, privacy, related, sealing, service
 from services.profile.keyring import KeyDestroyed, Keyring
 from services.profile.models import ERASED, Customer
 from tests.conftest import customer_data
@@ -395,7 +396,7 @@ def test_id_numbers_are_checked_sealed_found_and_masked(db: Database, admin: Cal
         data = service.customer_to_dict(service.get(session=session, caller=admin, customer_id=customer.id))
     assert data["id_number"] == "11010519491231002X"
 
-    assert visibility.customer(data, masked)["id_number"] == "110105********002X"
-    assert visibility.customer(data, hidden)["id_number"] is None
+    assert field_rules.customer(data, masked)["id_number"] == "110105********002X"
+    assert field_rules.customer(data, hidden)["id_number"] is None
     with pytest.raises(PermissionDenied):
         find(masked, "11010519491231002X")

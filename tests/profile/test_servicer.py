@@ -14,10 +14,13 @@ from crm.profile.v1 import profile_pb2_grpc
 from scripts.stack import Stack
 from services.common.errors import violations_of
 from services.common.identity import Caller
+from services.gateway.policy import permissions as role_permissions
 
-ADMIN = Caller(id="u-admin", roles=("admin",), scope="all").to_metadata()
+ADMIN = Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
 FEED_READER = Caller(id="svc-search", kind="service", scope="all", permissions=("feed:read",)).to_metadata()
-REP = Caller(id="S1001", roles=("sales",), scope="own").to_metadata()
+REP = Caller(
+    id="S1001", roles=("sales",), scope="own", permissions=role_permissions(("sales",))
+).to_metadata()
 
 
 def new_customer(name: str = "杭州云栖软件有限公司") -> pb.Customer:
@@ -208,7 +211,11 @@ def test_hidden_field_groups_leave_every_shape(stub: profile_pb2_grpc.ProfileSer
         timeout=5,
     )
     blind = Caller(
-        id="M7", roles=("marketing",), scope="all", hidden_fields=("contact", "purchase")
+        id="M7",
+        roles=("marketing",),
+        scope="all",
+        hidden_fields=("contact", "purchase"),
+        permissions=role_permissions(("marketing",)),
     ).to_metadata()
     seen = stub.GetCustomer(pb.GetCustomerRequest(customer_id=made.id), metadata=blind, timeout=5).customer
     assert seen.contacts[0].name == "陈晨" and list(seen.contacts[0].phones) == []
@@ -238,7 +245,13 @@ def test_history_does_not_reveal_hidden_values(stub: profile_pb2_grpc.ProfileSer
         metadata=ADMIN,
         timeout=5,
     )
-    agent = Caller(id="V7", roles=("service",), scope="all", hidden_fields=("financial",)).to_metadata()
+    agent = Caller(
+        id="V7",
+        roles=("service",),
+        scope="all",
+        hidden_fields=("financial",),
+        permissions=("customer:history",),
+    ).to_metadata()
     latest = stub.ListCustomerHistory(
         pb.ListCustomerHistoryRequest(customer_id=made.id), metadata=agent, timeout=5
     ).revisions[0]
@@ -263,7 +276,13 @@ def test_masked_contacts_show_only_part(stub: profile_pb2_grpc.ProfileServiceStu
         metadata=ADMIN,
         timeout=5,
     ).customer
-    partial = Caller(id="V8", roles=("service",), scope="all", masked_fields=("contact",)).to_metadata()
+    partial = Caller(
+        id="V8",
+        roles=("service",),
+        scope="all",
+        masked_fields=("contact",),
+        permissions=("customer:read", "customer:history"),
+    ).to_metadata()
     seen = stub.GetCustomer(pb.GetCustomerRequest(customer_id=made.id), metadata=partial, timeout=5).customer
     assert (seen.contacts[0].name, list(seen.contacts[0].phones), list(seen.contacts[0].emails)) == (
         "陈晨",

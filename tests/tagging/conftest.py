@@ -15,7 +15,7 @@ from services.tagging import migrate, readmodel
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, _create_pg_database, _drop_pg_database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-ADMIN = Caller(id="u-admin", roles=("admin",), scope="all")
+ADMIN = Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",))
 MARKETER = Caller(
     id="M1001",
     roles=("marketing",),

@@ -16,7 +16,7 @@ from services.common.errors import violations_of
 from services.common.identity import Caller
 from tests.waiting import eventually
 
-ADMIN = Caller(id="u-admin", roles=("admin",), scope="all").to_metadata()
+ADMIN = Caller(id="u-admin", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
 FEED_READER = Caller(id="svc-search", kind="service", scope="all", permissions=("feed:read",)).to_metadata()
 REP = Caller(id="S1001", roles=("sales",), scope="own", permissions=("tag:read", "tag:assign")).to_metadata()
 

@@ -45,7 +45,23 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- $number -}}
 {{- end -}}
 
-{{/* Environment: default.env, then the component's env, OTEL_SERVICE_NAME, then secretEnv. */}}
+{{/* The Secret holding a component's certificate: its existingSecret, else the one its Certificate writes. */}}
+{{- define "crm.tlsSecret" -}}
+{{- $existing := (.c.tls | default dict).existingSecret -}}
+{{- if $existing -}}
+{{- $existing -}}
+{{- else if .root.Values.tls.certManager.enabled -}}
+{{- printf "%s-tls" .name -}}
+{{- else -}}
+{{- fail (printf "components.%s.tls.existingSecret: needed when tls.certManager.enabled is false" .name) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Environment: default.env, then the component's env, OTEL_SERVICE_NAME, the gRPC transport
+(certificate files, or the plaintext opt-out; the probes' health port), then secretEnv. Hook Jobs
+(.hook) get no transport: they run before the first certificate exists and call no service.
+*/}}
 {{- define "crm.env" -}}
 {{- $env := mustMergeOverwrite (deepCopy .root.Values.default.env) (deepCopy (.c.env | default dict)) -}}
 {{- range $key, $value := $env }}
@@ -54,6 +70,24 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end }}
 - name: OTEL_SERVICE_NAME
   value: {{ .name | quote }}
+{{- if not .hook }}
+{{- $tls := .root.Values.tls }}
+{{- if $tls.enabled }}
+- name: CRM_GRPC_TLS_CERT
+  value: {{ printf "%s/tls.crt" $tls.mountPath | quote }}
+- name: CRM_GRPC_TLS_KEY
+  value: {{ printf "%s/tls.key" $tls.mountPath | quote }}
+- name: CRM_GRPC_TLS_CA
+  value: {{ printf "%s/ca.crt" $tls.mountPath | quote }}
+{{- else }}
+- name: CRM_GRPC_PLAINTEXT
+  value: "true"
+{{- end }}
+{{- with .c.ports.health }}
+- name: CRM_GRPC_HEALTH_PORT
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- range $key, $ref := .c.secretEnv }}
 - name: {{ $key }}
   valueFrom:
@@ -89,7 +123,7 @@ httpGet:
 {{/*
 The pod spec of a component, shared by its Deployment, Jobs and CronJobs so that all of them
 run hardened the same way. Extra keys: serviceAccount, args, restartPolicy, workload (true for
-the long-running Deployment: ports and probes).
+the long-running Deployment: ports and probes), hook (true for the migration Job: no certificate).
 */}}
 {{- define "crm.podSpec" -}}
 {{- $d := .root.Values.default -}}
@@ -159,8 +193,20 @@ containers:
     volumeMounts:
       - name: tmp
         mountPath: /tmp
+      {{- if and .root.Values.tls.enabled (not .hook) }}
+      {{- /* The whole folder, never subPath: the kubelet then swaps renewed files in place. */}}
+      - name: tls
+        mountPath: {{ .root.Values.tls.mountPath }}
+        readOnly: true
+      {{- end }}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: {{ $d.tmpSizeLimit | default "64Mi" }}
+  {{- if and .root.Values.tls.enabled (not .hook) }}
+  - name: tls
+    secret:
+      secretName: {{ include "crm.tlsSecret" . }}
+      defaultMode: 0440
+  {{- end }}
 {{- end -}}

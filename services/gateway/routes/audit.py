@@ -4,7 +4,6 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -20,6 +19,14 @@ from services.gateway.deps import auth, metadata
 from services.gateway.permissions import require
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+CustomerFilter = Annotated[
+    str | None,
+    Query(
+        pattern=r"^C\d{11,16}$",
+        examples=["C20240501001"],
+        description="Events about this customer: targeting it, or listing it among those a read returned",
+    ),
+]
 _REASONS = {1: "hash_mismatch", 2: "missing_event", 3: "broken_chain"}
 
 
@@ -42,8 +49,9 @@ async def list_events(
     action: Annotated[str | None, Query(max_length=64, examples=["customer.read"])] = None,
     target: Annotated[str | None, Query(max_length=128)] = None,
     outcome: Annotated[str | None, Query(pattern="^(success|denied|failed)$")] = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
+    start_time: schemas.DateTime | None = None,
+    end_time: schemas.DateTime | None = None,
+    customer_id: CustomerFilter = None,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     page_token: Annotated[str | None, Query(max_length=512)] = None,
     caller: Caller = Depends(require("audit:read")),
@@ -55,6 +63,7 @@ async def list_events(
         action=action or "",
         target=target or "",
         outcome=outcome or "",
+        customer_id=customer_id or "",
         page=common_pb2.PageRequest(page_size=page_size, page_token=page_token or ""),
     )
     for name, value in (("start_time", start_time), ("end_time", end_time)):
@@ -75,6 +84,7 @@ _COLUMNS = (
     "service",
     "action",
     "target",
+    "customer_ids",
     "fields",
     "outcome",
     "trace_id",
@@ -96,6 +106,7 @@ async def export_events(
     action: Annotated[str | None, Query(max_length=64)] = None,
     target: Annotated[str | None, Query(max_length=128)] = None,
     outcome: Annotated[str | None, Query(pattern="^(success|denied|failed)$")] = None,
+    customer_id: CustomerFilter = None,
     limit: Annotated[int, Query(ge=1, le=100_000, description="At most this many events")] = 10_000,
     caller: Caller = Depends(require("audit:read")),
     client: AuthClient = Depends(auth),
@@ -110,6 +121,7 @@ async def export_events(
             action=action or "",
             target=target or "",
             outcome=outcome or "",
+            customer_id=customer_id or "",
             page=common_pb2.PageRequest(page_size=500, page_token=token),
         )
 
@@ -127,6 +139,7 @@ async def export_events(
             for event in reply.events[: limit - sent]:
                 data = to_json(event)
                 data["fields"] = " ".join(data.get("fields", []))
+                data["customer_ids"] = " ".join(data.get("customer_ids", []))
                 yield line([data.get(c, "") for c in _COLUMNS])
             sent += len(reply.events)
             token = reply.page.next_page_token

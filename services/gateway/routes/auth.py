@@ -1,28 +1,131 @@
-"""Logging in: passwords, the second factor, token refresh and logout; partner tokens (OAuth2)."""
+"""Logging in: passwords, the second factor, token refresh and logout; partner tokens (OAuth2).
 
-from typing import Annotated, Any
+Each client address has a budget of requests a minute to these endpoints (429 past it, before
+anything reaches the auth service), and every refusal here is audited, malformed input included.
+"""
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
+
+import grpc
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crm.auth.v1 import auth_pb2 as pb
-from services.common.identity import CLIENT_ADDRESS
+from services.common.errors import DomainError
+from services.common.identity import CLIENT_ADDRESS, Caller
 from services.gateway import schemas
 from services.gateway.clients import AuthClient
 from services.gateway.convert import to_json
-from services.gateway.deps import auth
+from services.gateway.deps import auth, client_address
 
-router = APIRouter(tags=["auth"])
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# The audit action of each endpoint, for refusals recorded here.
+_ACTIONS = {
+    "/api/v1/auth/login": "auth.login",
+    "/api/v1/auth/password": "auth.password_change",
+    "/api/v1/auth/mfa/enroll": "auth.totp_enroll",
+    "/api/v1/auth/mfa/verify": "auth.totp_verify",
+    "/api/v1/auth/refresh": "auth.refresh",
+    "/api/v1/auth/logout": "auth.logout",
+    "/api/v1/oauth/token": "auth.client_token",
+}
+_ANONYMOUS = Caller(id="-", kind="anonymous")
+
+
+async def _audit_refusal(request: Request, reason: str, fields: list[str] | None = None) -> None:
+    """Record a refusal made here (best effort: the refusal stands anyway)."""
+    details: dict[str, Any] = {"reason": reason[:200]}
+    if fields:
+        details["fields"] = fields[:20]
+    try:
+        await asyncio.to_thread(
+            request.app.state.audit.record,
+            caller=_ANONYMOUS,
+            action=_ACTIONS.get(request.url.path, "auth.request"),
+            target=request.url.path[:200],
+            outcome="failed" if fields is not None else "denied",
+            details=details,
+            source=client_address(request),
+        )
+    except DomainError:
+        log.warning("could not audit a refused %s", request.url.path)
+
+
+class _AuditedRoute(APIRoute):
+    """Audits requests refused for malformed input (400, 413, 422) before they reach the service."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                fields = sorted(
+                    {".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in exc.errors()}
+                )
+                await _audit_refusal(request, "malformed request", fields)
+                raise
+            except StarletteHTTPException as exc:
+                if exc.status_code in (400, 413):  # a body that is no JSON, not UTF-8, or too large
+                    await _audit_refusal(request, str(exc.detail), ["body"])
+                raise
+
+        return audited
+
+
+async def _budget(request: Request) -> None:
+    """429 once the client address has spent its minute's budget of login and token requests."""
+    limit = request.app.state.settings.auth_requests_per_minute
+    decision = request.app.state.rate_limiter.hit(f"auth-ip:{client_address(request)}", limit)
+    if not decision.allowed:
+        await _audit_refusal(request, f"more than {limit} requests a minute from this address")
+        raise HTTPException(
+            429,
+            f"at most {limit} login and token requests a minute from one address",
+            headers={"Retry-After": str(decision.reset_seconds)},
+        )
+
+
+router = APIRouter(tags=["auth"], route_class=_AuditedRoute, dependencies=[Depends(_budget)])
 _PROBLEMS = {
+    400: {"model": schemas.Problem},
     401: {"model": schemas.Problem},
     422: {"model": schemas.Problem},
-    429: {"model": schemas.Problem},
+    429: {"model": schemas.Problem, "description": "Too many attempts: wait Retry-After seconds"},
+    503: {"model": schemas.Problem},
 }
 
 
-def _md(request: Request) -> list[tuple[str, str]]:
-    # Public RPCs: no caller yet, only the request id and where the request came from.
-    address = request.client.host if request.client else ""
-    return [("x-request-id", request.state.request_id), (CLIENT_ADDRESS, address)]
+async def _md(request: Request) -> list[tuple[str, str]]:
+    """Metadata of the public login RPCs: the request id, the client's address, and the gateway's
+    own credentials, which make the auth service believe that address."""
+    try:
+        own = await asyncio.to_thread(request.app.state.credentials.metadata)
+    except DomainError:
+        log.warning("no credentials of its own: the auth service goes by the gateway's address")
+        own = []
+    return [*own, ("x-request-id", request.state.request_id), (CLIENT_ADDRESS, client_address(request))]
+
+
+async def _call(reply: Awaitable[T]) -> T:
+    """The reply; the auth service's "try again later" as 429 with its Retry-After."""
+    try:
+        return await reply
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise
+        trailing = dict(exc.trailing_metadata() or ())
+        wait = str(trailing.get("retry-after") or "1")
+        raise HTTPException(
+            429, exc.details(), headers={"Retry-After": wait if wait.isdigit() else "1"}
+        ) from None
 
 
 def _no_store(response: Response) -> None:
@@ -37,9 +140,13 @@ async def login(
 ) -> Any:
     """Log in with employee ID and password (and the TOTP code once enrolled)."""
     _no_store(response)
-    reply = await client.login(
-        _md(request),
-        pb.LoginRequest(employee_id=body.employee_id, password=body.password, totp_code=body.totp_code or ""),
+    reply = await _call(
+        client.login(
+            await _md(request),
+            pb.LoginRequest(
+                employee_id=body.employee_id, password=body.password, totp_code=body.totp_code or ""
+            ),
+        )
     )
     return to_json(reply)
 
@@ -55,14 +162,17 @@ async def change_password(
 ) -> Any:
     """Change the password (required at first login); TOTP enrolment may come next."""
     _no_store(response)
-    reply = await client.change_password(
-        _md(request),
-        pb.ChangePasswordRequest(
-            setup_token=body.setup_token or "",
-            employee_id=body.employee_id or "",
-            current_password=body.current_password,
-            new_password=body.new_password,
-        ),
+    reply = await _call(
+        client.change_password(
+            await _md(request),
+            pb.ChangePasswordRequest(
+                setup_token=body.setup_token or "",
+                employee_id=body.employee_id or "",
+                current_password=body.current_password,
+                new_password=body.new_password,
+                totp_code=body.totp_code or "",
+            ),
+        )
     )
     return to_json(reply)
 
@@ -78,7 +188,9 @@ async def enroll_totp(
 ) -> Any:
     """Get a (new) TOTP secret to add to an authenticator app."""
     _no_store(response)
-    reply = await client.enroll_totp(_md(request), pb.EnrollTotpRequest(setup_token=body.setup_token))
+    reply = await _call(
+        client.enroll_totp(await _md(request), pb.EnrollTotpRequest(setup_token=body.setup_token))
+    )
     return to_json(reply)
 
 
@@ -93,8 +205,10 @@ async def verify_totp(
 ) -> Any:
     """Confirm enrolment with a first code: returns recovery codes (shown once) and tokens."""
     _no_store(response)
-    reply = await client.verify_totp(
-        _md(request), pb.VerifyTotpRequest(setup_token=body.setup_token, totp_code=body.totp_code)
+    reply = await _call(
+        client.verify_totp(
+            await _md(request), pb.VerifyTotpRequest(setup_token=body.setup_token, totp_code=body.totp_code)
+        )
     )
     return to_json(reply)
 
@@ -107,7 +221,7 @@ async def refresh(
 ) -> Any:
     """Trade a refresh token for new tokens; the old refresh token stops working."""
     _no_store(response)
-    reply = await client.refresh(_md(request), pb.RefreshRequest(refresh_token=body.refresh_token))
+    reply = await client.refresh(await _md(request), pb.RefreshRequest(refresh_token=body.refresh_token))
     return to_json(reply.tokens)
 
 
@@ -116,7 +230,7 @@ async def logout(
     body: schemas.RefreshToken, request: Request, client: AuthClient = Depends(auth)
 ) -> Response:
     """End the session: its refresh tokens stop working."""
-    await client.logout(_md(request), pb.LogoutRequest(refresh_token=body.refresh_token))
+    await client.logout(await _md(request), pb.LogoutRequest(refresh_token=body.refresh_token))
     return Response(status_code=204)
 
 
@@ -134,14 +248,16 @@ async def oauth_token(
 ) -> Any:
     """OAuth2 client credentials grant (RFC 6749 §4.4) for partner systems."""
     _no_store(response)
-    reply = await client.issue_client_token(
-        _md(request),
-        pb.IssueClientTokenRequest(
-            client_id=client_id,
-            client_secret=client_secret,
-            scopes=scope.split(),
-            client_ip=request.client.host if request.client else "",
-        ),
+    reply = await _call(
+        client.issue_client_token(
+            await _md(request),
+            pb.IssueClientTokenRequest(
+                client_id=client_id,
+                client_secret=client_secret,
+                scopes=scope.split(),
+                client_ip=client_address(request),
+            ),
+        )
     )
     return {
         "access_token": reply.tokens.access_token,

@@ -1,6 +1,5 @@
 """Customers: create, read, list, change with optimistic concurrency, delete and restore."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
@@ -8,6 +7,7 @@ from google.protobuf import field_mask_pb2
 
 from crm.common.v1 import common_pb2
 from crm.profile.v1 import profile_pb2 as pb
+from services.common import vocabulary as v
 from services.common.identity import Caller
 from services.gateway import schemas
 from services.gateway.clients import ProfileClient
@@ -38,7 +38,7 @@ def _expected_version(if_match: str | None) -> int:
     if if_match is None:
         raise HTTPException(428, 'send If-Match with the version you last read, e.g. If-Match: "3"')
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise HTTPException(412, 'If-Match must be a version such as "3"')
     return int(value)
 
@@ -75,28 +75,24 @@ async def create_customer(
 )
 async def list_customers(
     request: Request,
-    status: Annotated[list[str] | None, Query(description="potential, deal, churned")] = None,
-    stage: Annotated[list[str] | None, Query()] = None,
-    tier: Annotated[list[str] | None, Query(description="A, B, C")] = None,
+    status: Annotated[list[v.Status] | None, Query()] = None,
+    stage: Annotated[list[v.Stage] | None, Query()] = None,
+    tier: Annotated[list[v.Tier] | None, Query(description="Needs the financial field group")] = None,
     industry_code: Annotated[list[str] | None, Query(description="GB/T 4754 code and below")] = None,
     region_code: Annotated[list[str] | None, Query(description="GB/T 2260 code and below")] = None,
     owner_id: Annotated[list[str] | None, Query()] = None,
-    source_channel: Annotated[list[str] | None, Query()] = None,
-    kind: Annotated[list[str] | None, Query()] = None,
-    scale: Annotated[list[str] | None, Query()] = None,
+    source_channel: Annotated[list[v.SourceChannel] | None, Query()] = None,
+    kind: Annotated[list[v.CustomerKind] | None, Query()] = None,
+    scale: Annotated[list[v.Scale] | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    updated_from: datetime | None = None,
-    updated_to: datetime | None = None,
+    created_from: schemas.DateTime | None = None,
+    created_to: schemas.DateTime | None = None,
+    updated_from: schemas.DateTime | None = None,
+    updated_to: schemas.DateTime | None = None,
     include_deleted: bool = False,
     order_by: Annotated[
-        str,
-        Query(
-            description="created_at, updated_at, name, deal_amount_12m or last_follow_up_at; "
-            "prefix - to descend",
-            examples=["-deal_amount_12m"],
-        ),
+        v.CustomerSort,
+        Query(description="A field, or - and a field to descend", examples=["-deal_amount_12m"]),
     ] = "-created_at",
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
     page_token: Annotated[str | None, Query(max_length=512)] = None,
@@ -177,7 +173,9 @@ async def get_customer(
     customer_id: CustomerId,
     request: Request,
     response: Response,
-    as_of: Annotated[datetime | None, Query(description="Show the record as it was at this time")] = None,
+    as_of: Annotated[
+        schemas.DateTime | None, Query(description="Show the record as it was at this time")
+    ] = None,
     caller: Caller = Depends(require("customer:read")),
     client: ProfileClient = Depends(profile),
 ) -> schemas.CustomerRead:

@@ -215,6 +215,23 @@ async def list_api_clients(
 
 
 @router.post(
+    "/users/{employee_id}/unlock",
+    response_model=schemas.UserRead,
+    operation_id="unlockUser",
+    responses=_ERRORS,
+)
+async def unlock_user(
+    employee_id: EmployeeId,
+    request: Request,
+    caller: Caller = Depends(require("admin:users")),
+    client: AuthClient = Depends(auth),
+) -> Any:
+    """Lift the login delays that failed attempts put on an employee, from every address."""
+    reply = await client.unlock_user(metadata(request, caller), pb.UnlockUserRequest(employee_id=employee_id))
+    return _json(reply.user)
+
+
+@router.post(
     "/api-clients",
     status_code=201,
     response_model=schemas.ApiClientSecret,

@@ -1,8 +1,12 @@
 """Probes and metrics for operators."""
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+import html
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.gateway import problems
 
 router = APIRouter(tags=["ops"])
 
@@ -35,3 +39,31 @@ async def readyz(request: Request) -> JSONResponse:
 async def metrics() -> Response:
     """Prometheus metrics of this gateway process."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/problems/{name}", operation_id="getProblemType", response_class=HTMLResponse)
+async def problem_type(name: str) -> HTMLResponse:
+    """The page a problem document's `type` resolves to: what the error means and what to do."""
+    found = problems.TYPES.get(name)
+    if found is None:
+        raise HTTPException(404, f"no problem type {name!r}; see /problems")
+    return HTMLResponse(
+        _page(found.title, f"<p>HTTP {found.status}</p><p>{html.escape(found.description)}</p>")
+    )
+
+
+@router.get("/problems", operation_id="listProblemTypes", response_class=HTMLResponse)
+async def problem_types() -> HTMLResponse:
+    """Every problem type the API answers with."""
+    rows = "".join(
+        f'<tr><td><a href="{p.uri}">{p.name}</a></td><td>{p.status}</td><td>{html.escape(p.title)}</td></tr>'
+        for p in problems.TYPES.values()
+    )
+    return HTMLResponse(_page("Problem types", f"<table>{rows}</table>"))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )

@@ -152,8 +152,12 @@ async def _access_log(client: AuthClient, md: Any, customer_id: str) -> list[dic
     for _ in range(_MAX_PAGES):
         reply = await client.list_audit_events(
             md,
+            # Every event about the person: those targeting them, and the lists, searches and
+            # exports that returned them among others (whose other customers stay out of here).
             auth_pb2.ListAuditEventsRequest(
-                target=f"customer:{customer_id}", page=common_pb2.PageRequest(page_size=500, page_token=token)
+                customer_id=customer_id,
+                omit_customer_ids=True,
+                page=common_pb2.PageRequest(page_size=500, page_token=token),
             ),
         )
         events += [

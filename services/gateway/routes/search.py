@@ -68,6 +68,7 @@ def _hit(hit: pb.CustomerHit) -> dict[str, Any]:
     """A hit's JSON shape, field by field (json_format cost more than the search behind it)."""
     data: dict[str, Any] = {name: getattr(hit, name) for name in _HIT_TEXT}
     data["deal_amount_12m"] = hit.deal_amount_12m or None
+    data["tier"] = hit.tier or None
     for name in _HIT_TIMES:
         data[name] = getattr(hit, name).ToJsonString() if hit.HasField(name) else None
     data["contacts"] = [

@@ -9,6 +9,7 @@ from google.protobuf import field_mask_pb2
 
 from crm.common.v1 import common_pb2
 from crm.tagging.v1 import tagging_pb2 as pb
+from services.common import field_rules
 from services.common.identity import Caller
 from services.gateway import schemas
 from services.gateway import schemas_tagging as s
@@ -28,17 +29,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": schemas.Problem, "description": "Invalid fields, listed in errors"},
 }
 # Export columns, and the field group a column needs.
+# Column -> the field group it shows (services/common/field_rules.py).
 EXPORT_COLUMNS = (
     ("customer_id", ""),
     ("name", ""),
-    ("tier", ""),
+    ("tier", field_rules.FINANCIAL),
     ("industry_code", ""),
     ("region_code", ""),
     ("status", ""),
     ("stage", ""),
     ("owner_id", ""),
-    ("deal_amount_12m", "financial"),
-    ("last_order_at", "purchase"),
+    ("deal_amount_12m", field_rules.FINANCIAL),
+    ("last_order_at", field_rules.PURCHASE),
     ("last_follow_up_at", ""),
     ("tags", ""),
     ("member_since", ""),
@@ -55,6 +57,7 @@ def _segment(segment: pb.Segment) -> dict[str, Any]:
 def _member(m: pb.SegmentMember) -> dict[str, Any]:
     data = to_json(m)
     data["deal_amount_12m"] = m.deal_amount_12m or None
+    data["tier"] = m.tier or None
     return data
 
 
@@ -224,8 +227,7 @@ async def export_members(
     """Every member within your scope as CSV; columns of field groups your role hides are left out,
     and so are people who have not consented to the export's purpose."""
     md = metadata(request, caller)
-    hidden = {*caller.hidden_fields, *(g for g in caller.masked_fields if g != "contact")}
-    columns = [name for name, group in EXPORT_COLUMNS if group not in hidden]
+    columns = [name for name, group in EXPORT_COLUMNS if group not in field_rules.unseen(caller)]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)

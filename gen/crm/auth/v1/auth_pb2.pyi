@@ -70,16 +70,18 @@ class LoginResponse(_message.Message):
     def __init__(self, tokens: _Optional[_Union[Tokens, _Mapping]] = ..., challenge: _Optional[_Union[Challenge, _Mapping]] = ...) -> None: ...
 
 class ChangePasswordRequest(_message.Message):
-    __slots__ = ("setup_token", "employee_id", "current_password", "new_password")
+    __slots__ = ("setup_token", "employee_id", "current_password", "new_password", "totp_code")
     SETUP_TOKEN_FIELD_NUMBER: _ClassVar[int]
     EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
     CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    TOTP_CODE_FIELD_NUMBER: _ClassVar[int]
     setup_token: str
     employee_id: str
     current_password: str
     new_password: str
-    def __init__(self, setup_token: _Optional[str] = ..., employee_id: _Optional[str] = ..., current_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+    totp_code: str
+    def __init__(self, setup_token: _Optional[str] = ..., employee_id: _Optional[str] = ..., current_password: _Optional[str] = ..., new_password: _Optional[str] = ..., totp_code: _Optional[str] = ...) -> None: ...
 
 class ChangePasswordResponse(_message.Message):
     __slots__ = ("challenge",)
@@ -168,6 +170,28 @@ class GetJwksResponse(_message.Message):
     JWKS_JSON_FIELD_NUMBER: _ClassVar[int]
     jwks_json: str
     def __init__(self, jwks_json: _Optional[str] = ...) -> None: ...
+
+class ListRevocationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SubjectRevocation(_message.Message):
+    __slots__ = ("kind", "subject", "version")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    subject: str
+    version: int
+    def __init__(self, kind: _Optional[str] = ..., subject: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ListRevocationsResponse(_message.Message):
+    __slots__ = ("subjects", "session_ids")
+    SUBJECTS_FIELD_NUMBER: _ClassVar[int]
+    SESSION_IDS_FIELD_NUMBER: _ClassVar[int]
+    subjects: _containers.RepeatedCompositeFieldContainer[SubjectRevocation]
+    session_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, subjects: _Optional[_Iterable[_Union[SubjectRevocation, _Mapping]]] = ..., session_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RotateSigningKeyRequest(_message.Message):
     __slots__ = ()
@@ -262,6 +286,18 @@ class ResetPasswordResponse(_message.Message):
     ONE_TIME_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     one_time_password: str
     def __init__(self, one_time_password: _Optional[str] = ...) -> None: ...
+
+class UnlockUserRequest(_message.Message):
+    __slots__ = ("employee_id",)
+    EMPLOYEE_ID_FIELD_NUMBER: _ClassVar[int]
+    employee_id: str
+    def __init__(self, employee_id: _Optional[str] = ...) -> None: ...
+
+class UnlockUserResponse(_message.Message):
+    __slots__ = ("user",)
+    USER_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ...) -> None: ...
 
 class Role(_message.Message):
     __slots__ = ("name", "description", "permissions", "scope", "field_rules", "builtin")
@@ -359,7 +395,7 @@ class ListOrgUnitsResponse(_message.Message):
     def __init__(self, org_units: _Optional[_Iterable[_Union[OrgUnit, _Mapping]]] = ...) -> None: ...
 
 class ApiClient(_message.Message):
-    __slots__ = ("client_id", "name", "scopes", "rate_limit_per_minute", "ip_allowlist", "status", "record_scope", "created_at", "previous_secret_expires_at")
+    __slots__ = ("client_id", "name", "scopes", "rate_limit_per_minute", "ip_allowlist", "status", "record_scope", "created_at", "previous_secret_expires_at", "kind")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
@@ -369,6 +405,7 @@ class ApiClient(_message.Message):
     RECORD_SCOPE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_SECRET_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     client_id: str
     name: str
     scopes: _containers.RepeatedScalarFieldContainer[str]
@@ -378,7 +415,8 @@ class ApiClient(_message.Message):
     record_scope: str
     created_at: _timestamp_pb2.Timestamp
     previous_secret_expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, client_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., rate_limit_per_minute: _Optional[int] = ..., ip_allowlist: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., record_scope: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_secret_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    kind: str
+    def __init__(self, client_id: _Optional[str] = ..., name: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., rate_limit_per_minute: _Optional[int] = ..., ip_allowlist: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., record_scope: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_secret_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class CreateApiClientRequest(_message.Message):
     __slots__ = ("client",)
@@ -433,7 +471,7 @@ class DisableApiClientResponse(_message.Message):
     def __init__(self, client: _Optional[_Union[ApiClient, _Mapping]] = ...) -> None: ...
 
 class AuditEvent(_message.Message):
-    __slots__ = ("seq", "at", "actor", "actor_kind", "source", "service", "action", "target", "fields", "outcome", "trace_id", "details_json", "prev_hash", "hash")
+    __slots__ = ("seq", "at", "actor", "actor_kind", "source", "service", "action", "target", "fields", "outcome", "trace_id", "details_json", "prev_hash", "hash", "customer_ids")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -448,6 +486,7 @@ class AuditEvent(_message.Message):
     DETAILS_JSON_FIELD_NUMBER: _ClassVar[int]
     PREV_HASH_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     at: _timestamp_pb2.Timestamp
     actor: str
@@ -462,7 +501,8 @@ class AuditEvent(_message.Message):
     details_json: str
     prev_hash: str
     hash: str
-    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., actor_kind: _Optional[str] = ..., source: _Optional[str] = ..., service: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., outcome: _Optional[str] = ..., trace_id: _Optional[str] = ..., details_json: _Optional[str] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
+    customer_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, seq: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., actor_kind: _Optional[str] = ..., source: _Optional[str] = ..., service: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., outcome: _Optional[str] = ..., trace_id: _Optional[str] = ..., details_json: _Optional[str] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ..., customer_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RecordAuditEventsRequest(_message.Message):
     __slots__ = ("events",)
@@ -477,7 +517,7 @@ class RecordAuditEventsResponse(_message.Message):
     def __init__(self, seqs: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ListAuditEventsRequest(_message.Message):
-    __slots__ = ("page", "actor", "action", "target", "outcome", "start_time", "end_time")
+    __slots__ = ("page", "actor", "action", "target", "outcome", "start_time", "end_time", "customer_id", "omit_customer_ids")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
@@ -485,6 +525,8 @@ class ListAuditEventsRequest(_message.Message):
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    OMIT_CUSTOMER_IDS_FIELD_NUMBER: _ClassVar[int]
     page: _common_pb2.PageRequest
     actor: str
     action: str
@@ -492,7 +534,9 @@ class ListAuditEventsRequest(_message.Message):
     outcome: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., outcome: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    customer_id: str
+    omit_customer_ids: bool
+    def __init__(self, page: _Optional[_Union[_common_pb2.PageRequest, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., outcome: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., customer_id: _Optional[str] = ..., omit_customer_ids: _Optional[bool] = ...) -> None: ...
 
 class ListAuditEventsResponse(_message.Message):
     __slots__ = ("events", "page")

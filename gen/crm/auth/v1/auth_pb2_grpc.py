@@ -29,9 +29,14 @@ class AuthServiceStub:
     """Identities, login, tokens and API clients.
 
     Public methods (no caller identity needed): Login, ChangePassword, EnrollTotp, VerifyTotp,
-    Refresh, Logout, IssueClientToken, GetJwks. RecordAuditEvents needs the audit:write
-    permission; ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other
-    method needs a caller holding the admin role (or a role granting "admin:*").
+    Refresh, Logout, IssueClientToken, GetJwks, ListRevocations. RecordAuditEvents needs the
+    audit:write permission (and only platform services record events on behalf of others);
+    ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other method needs
+    a caller holding the admin role (or a role granting "admin:*").
+
+    Refusals of the login steps because of too many attempts, or because too many passwords are
+    being hashed at once, are RESOURCE_EXHAUSTED with the seconds to wait in the trailing
+    metadata "retry-after".
     """
 
     def __init__(self, channel):
@@ -80,6 +85,11 @@ class AuthServiceStub:
                 request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.GetJwksRequest.SerializeToString,
                 response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.GetJwksResponse.FromString,
                 _registered_method=True)
+        self.ListRevocations = channel.unary_unary(
+                '/crm.auth.v1.AuthService/ListRevocations',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsResponse.FromString,
+                _registered_method=True)
         self.RotateSigningKey = channel.unary_unary(
                 '/crm.auth.v1.AuthService/RotateSigningKey',
                 request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.SerializeToString,
@@ -104,6 +114,11 @@ class AuthServiceStub:
                 '/crm.auth.v1.AuthService/ResetPassword',
                 request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordRequest.SerializeToString,
                 response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordResponse.FromString,
+                _registered_method=True)
+        self.UnlockUser = channel.unary_unary(
+                '/crm.auth.v1.AuthService/UnlockUser',
+                request_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.UnlockUserRequest.SerializeToString,
+                response_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.UnlockUserResponse.FromString,
                 _registered_method=True)
         self.CreateRole = channel.unary_unary(
                 '/crm.auth.v1.AuthService/CreateRole',
@@ -181,9 +196,14 @@ class AuthServiceServicer:
     """Identities, login, tokens and API clients.
 
     Public methods (no caller identity needed): Login, ChangePassword, EnrollTotp, VerifyTotp,
-    Refresh, Logout, IssueClientToken, GetJwks. RecordAuditEvents needs the audit:write
-    permission; ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other
-    method needs a caller holding the admin role (or a role granting "admin:*").
+    Refresh, Logout, IssueClientToken, GetJwks, ListRevocations. RecordAuditEvents needs the
+    audit:write permission (and only platform services record events on behalf of others);
+    ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other method needs
+    a caller holding the admin role (or a role granting "admin:*").
+
+    Refusals of the login steps because of too many attempts, or because too many passwords are
+    being hashed at once, are RESOURCE_EXHAUSTED with the seconds to wait in the trailing
+    metadata "retry-after".
     """
 
     def Login(self, request, context):
@@ -242,6 +262,13 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRevocations(self, request, context):
+        """Access tokens revoked before they expire: verifiers poll this every few seconds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RotateSigningKey(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -268,6 +295,13 @@ class AuthServiceServicer:
 
     def ResetPassword(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnlockUser(self, request, context):
+        """Lifts every login delay of the user (after failed attempts).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -403,6 +437,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.GetJwksRequest.FromString,
                     response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.GetJwksResponse.SerializeToString,
             ),
+            'ListRevocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevocations,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsResponse.SerializeToString,
+            ),
             'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
                     servicer.RotateSigningKey,
                     request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.RotateSigningKeyRequest.FromString,
@@ -427,6 +466,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ResetPassword,
                     request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordRequest.FromString,
                     response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordResponse.SerializeToString,
+            ),
+            'UnlockUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnlockUser,
+                    request_deserializer=crm_dot_auth_dot_v1_dot_auth__pb2.UnlockUserRequest.FromString,
+                    response_serializer=crm_dot_auth_dot_v1_dot_auth__pb2.UnlockUserResponse.SerializeToString,
             ),
             'CreateRole': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateRole,
@@ -510,9 +554,14 @@ class AuthService:
     """Identities, login, tokens and API clients.
 
     Public methods (no caller identity needed): Login, ChangePassword, EnrollTotp, VerifyTotp,
-    Refresh, Logout, IssueClientToken, GetJwks. RecordAuditEvents needs the audit:write
-    permission; ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other
-    method needs a caller holding the admin role (or a role granting "admin:*").
+    Refresh, Logout, IssueClientToken, GetJwks, ListRevocations. RecordAuditEvents needs the
+    audit:write permission (and only platform services record events on behalf of others);
+    ListAuditEvents and VerifyAuditLog need audit:read or the admin role. Every other method needs
+    a caller holding the admin role (or a role granting "admin:*").
+
+    Refusals of the login steps because of too many attempts, or because too many passwords are
+    being hashed at once, are RESOURCE_EXHAUSTED with the seconds to wait in the trailing
+    metadata "retry-after".
     """
 
     @staticmethod
@@ -732,6 +781,33 @@ class AuthService:
             _registered_method=True)
 
     @staticmethod
+    def ListRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/ListRevocations',
+            crm_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.ListRevocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def RotateSigningKey(request,
             target,
             options=(),
@@ -856,6 +932,33 @@ class AuthService:
             '/crm.auth.v1.AuthService/ResetPassword',
             crm_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordRequest.SerializeToString,
             crm_dot_auth_dot_v1_dot_auth__pb2.ResetPasswordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnlockUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.auth.v1.AuthService/UnlockUser',
+            crm_dot_auth_dot_v1_dot_auth__pb2.UnlockUserRequest.SerializeToString,
+            crm_dot_auth_dot_v1_dot_auth__pb2.UnlockUserResponse.FromString,
             options,
             channel_credentials,
             insecure,
