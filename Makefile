@@ -24,8 +24,12 @@ down:  ## Stop what `make up` started.
 services:  ## Start PostgreSQL and Redis for the tests (installs them from Debian's packages as root).
 	scripts/services up
 
+# Two workers, each running whole files (a file's servers start once): the suite waits on
+# processes more than it computes, so two fit the 2 cores CI has.
+TEST_WORKERS ?= 2
+
 test: install services  ## Run the whole test suite.
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install  ## ruff check and format check.
 	scripts/lint

@@ -6,6 +6,7 @@ Correction is the ordinary PATCH /customers/{id}, which keeps history.
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 from fastapi import APIRouter, Depends, Path, Request
 from google.protobuf import json_format
 
@@ -132,12 +133,19 @@ async def _tags(client: TaggingClient, md: Any, customer_id: str) -> dict[str, A
     history: list[dict[str, Any]] = []
     token = ""
     for _ in range(_MAX_PAGES):
-        reply = await client.list_tag_history(
-            md,
-            tg.ListTagHistoryRequest(
-                customer_id=customer_id, page=common_pb2.PageRequest(page_size=200, page_token=token)
-            ),
-        )
+        try:
+            reply = await client.list_tag_history(
+                md,
+                tg.ListTagHistoryRequest(
+                    customer_id=customer_id, page=common_pb2.PageRequest(page_size=200, page_token=token)
+                ),
+            )
+        except grpc.RpcError as exc:
+            # The profile service has just shown the customer exists and is within reach; a
+            # tagging service that has not read them from the feed yet holds no tags for them.
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            return {"current": [], "history": []}
         history += [to_json(e) for e in reply.entries]
         token = reply.page.next_page_token
         if not token:
