@@ -195,7 +195,9 @@ def create(
     values["custom_fields"] = schemas.check_custom_fields(
         parsed.custom_fields, _custom_field_specs(session), creating=True
     )
-    values["owner_id"] = values["owner_id"] or (caller.id if caller.kind == "user" else None)
+    # A person or a partner client owns what it creates (so a partner with record scope `own`
+    # reads back its own leads); a platform service's imports stay unowned until assigned.
+    values["owner_id"] = values["owner_id"] or (caller.id if caller.kind in ("user", "client") else None)
     if not caller.may_reach(values["owner_id"]):
         raise PermissionDenied("you may not create customers owned by someone outside your scope")
     if not any(c.is_primary for c in parsed.contacts):
