@@ -139,12 +139,13 @@ class CustomerTagsChange(_Body):
 class BulkTagChange(_Body):
     """Assign or remove tags on many customers: a list of ids or a segment's members."""
 
+    # Exactly one of customer_ids and segment_id (said with if/then/else rather than a top-level
+    # oneOf, which client generators read as a union of two models).
     model_config = ConfigDict(
         json_schema_extra={
-            "oneOf": [
-                {"required": ["customer_ids"], "properties": {"customer_ids": {"type": "array"}}},
-                {"required": ["segment_id"], "properties": {"segment_id": {"type": "string"}}},
-            ]
+            "if": {"required": ["customer_ids"], "properties": {"customer_ids": {"type": "array"}}},
+            "then": {"not": {"required": ["segment_id"], "properties": {"segment_id": {"type": "string"}}}},
+            "else": {"required": ["segment_id"], "properties": {"segment_id": {"type": "string"}}},
         }
     )
 
