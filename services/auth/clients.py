@@ -26,6 +26,7 @@ from services.common.identity import SCOPES, Caller
 DEFAULT_RATE_LIMIT = 600
 BAD_CLIENT = "invalid client credentials"
 _SCOPE = re.compile(vocabulary.SCOPE)
+_PLAIN_TEXT = re.compile(vocabulary.PLAIN_TEXT)
 # partner: an outside system; service: a platform service's own client (tokens of kind "service").
 CLIENT_KINDS = ("partner", "service")
 MAX_SECRET_LENGTH = 256
@@ -76,6 +77,8 @@ def create(
     problems = []
     if not name or len(name) > 100:
         problems.append(FieldViolation("name", "give a name of 1 to 100 characters"))
+    elif not _PLAIN_TEXT.match(name):
+        problems.append(FieldViolation("name", "must not contain control characters"))
     if not scopes:
         problems.append(FieldViolation("scopes", "grant at least one scope, e.g. customer:read"))
     problems += [

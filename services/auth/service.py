@@ -50,6 +50,7 @@ MAX_CODE_LENGTH = 32
 _EMPLOYEE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ROLE_NAME = re.compile(v.ROLE_NAME)
 _ORG_UNIT_ID = re.compile(v.ORG_UNIT_ID)
+_PLAIN_TEXT = re.compile(v.PLAIN_TEXT)
 PERMISSION = re.compile(v.PERMISSION)
 
 
@@ -99,6 +100,8 @@ def create_org_unit(
     name = name.strip()
     if not name or len(name) > 100:
         problems.append(FieldViolation("name", "give a name of 1 to 100 characters"))
+    elif not _PLAIN_TEXT.match(name):
+        problems.append(FieldViolation("name", "must not contain control characters"))
     if kind not in ORG_UNIT_KINDS:
         problems.append(FieldViolation("kind", f"must be one of {', '.join(ORG_UNIT_KINDS)}"))
     if org_unit_id and not _ORG_UNIT_ID.match(org_unit_id):
@@ -122,6 +125,12 @@ def list_org_units(*, session: Session) -> list[OrgUnit]:
 
 
 # --- roles -----------------------------------------------------------------------------------
+
+
+def _description_violations(description: str) -> list[FieldViolation]:
+    if not _PLAIN_TEXT.match(description):
+        return [FieldViolation("description", "must not contain control characters")]
+    return []
 
 
 def _role_violations(permissions: list[str], scope: str, field_rules: dict[str, str]) -> list[FieldViolation]:
@@ -153,7 +162,7 @@ def create_role(
     now: datetime,
 ) -> Role:
     """Add a custom role."""
-    problems = _role_violations(permissions, scope, field_rules)
+    problems = _role_violations(permissions, scope, field_rules) + _description_violations(description)
     if not _ROLE_NAME.match(name):
         problems.insert(0, FieldViolation("name", "use 2 to 64 lower-case letters, digits, '-' or '_'"))
     if problems:
@@ -200,6 +209,8 @@ def update_role(
     scope = str(patch.get("scope", "")) if "scope" in paths else role.scope
     rules = dict(patch.get("field_rules", {})) if "field_rules" in paths else role.field_rules
     problems = _role_violations(permissions, scope, rules)
+    if "description" in paths:
+        problems += _description_violations(str(patch.get("description", "")))
     if problems:
         raise InvalidArgument("the role is invalid", problems)
     if "description" in paths:
@@ -290,6 +301,8 @@ def create_user(
         problems.append(FieldViolation("employee_id", "use 1 to 64 letters, digits, '.', '-' or '_'"))
     if not display_name or len(display_name) > 100:
         problems.append(FieldViolation("display_name", "give a name of 1 to 100 characters"))
+    elif not _PLAIN_TEXT.match(display_name):
+        problems.append(FieldViolation("display_name", "must not contain control characters"))
     problems += _check_user_refs(session, org_unit_id, roles)
     if problems:
         raise InvalidArgument("the user is invalid", problems)
@@ -363,6 +376,8 @@ def update_user(
         problems.append(FieldViolation("status", f"must be one of {', '.join(USER_STATUSES)}"))
     if not name or len(name) > 100:
         problems.append(FieldViolation("display_name", "give a name of 1 to 100 characters"))
+    elif not _PLAIN_TEXT.match(name):
+        problems.append(FieldViolation("display_name", "must not contain control characters"))
     if problems:
         raise InvalidArgument("the user is invalid", problems)
     if employee_id == caller.id and (status != "active" or "admin" not in roles) and "admin" in user.roles:

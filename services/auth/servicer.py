@@ -3,6 +3,7 @@
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +109,9 @@ def _alert(alert: Any) -> pb.SecurityAlert:
     return reply
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _target(request: Any) -> str:
     """What an admin request acts on, from its first identifying field (e.g. employee_id:S1001)."""
     if request is None:
@@ -118,7 +122,9 @@ def _target(request: Any) -> str:
         for key in ("employee_id", "user_id", "client_id", "role_name", "name", "id"):
             value = getattr(message, key, "") if key in message.DESCRIPTOR.fields_by_name else ""
             if isinstance(value, str) and value:
-                return f"{key}:{value}"[:200]
+                # Control characters written out, so an attempt with them is audited as sent
+                # and then refused by the validation with its own message.
+                return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", f"{key}:{value}")[:200]
     return ""
 
 

@@ -88,8 +88,8 @@ class ContactCreate(_Body):
         }
     )
 
-    name: Annotated[str, Field(min_length=1, max_length=100, examples=["张伟"])]
-    title: Annotated[str | None, Field(max_length=100, examples=["采购经理"])] = None
+    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["张伟"])]
+    title: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=100, examples=["采购经理"])] = None
     phones: Annotated[list[str], Field(max_length=10, examples=[["13812345678"]])] = []
     emails: Annotated[list[str], Field(max_length=10, examples=[["zhangwei@example.cn"]])] = []
     wechat: Annotated[str | None, Field(pattern=v.WECHAT_ID, examples=["zhangwei_88"])] = None
@@ -140,17 +140,21 @@ class CustomerCreate(_Body):
         },
     )
 
-    name: Annotated[str, Field(min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])]
+    name: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])
+    ]
     kind: v.CustomerKind = "company"
     industry_code: Annotated[str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])]
     region_code: Annotated[
         str | None, Field(max_length=6, description="GB/T 2260 code", examples=["310115"])
     ] = None
-    address: Annotated[str | None, Field(max_length=500, examples=["上海市浦东新区张江路 88 号"])] = None
+    address: Annotated[
+        str | None, Field(pattern=v.PLAIN_TEXT, max_length=500, examples=["上海市浦东新区张江路 88 号"])
+    ] = None
     scale: v.Scale | None = None
     status: v.Status = "potential"
     stage: v.Stage = "lead"
-    owner_id: Annotated[str | None, Field(max_length=64, examples=["S1024"])] = None
+    owner_id: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=64, examples=["S1024"])] = None
     source_channel: v.SourceChannel = "manual"
     last_follow_up_at: DateTime | None = None
     gender: v.Gender | None = None
@@ -165,7 +169,7 @@ class CustomerCreate(_Body):
     ] = None
     preferences: dict[str, Any] = {}
     interests: Annotated[list[Interest], Field(max_length=50)] = []
-    notes: Annotated[str | None, Field(max_length=5000)] = None
+    notes: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=5000)] = None
     custom_fields: dict[str, Any] = {}
     credit_limit: Money | None = None
     outstanding_amount: Money | None = None
@@ -176,15 +180,15 @@ class CustomerCreate(_Body):
 class CustomerUpdate(_Body):
     """Fields to change (JSON merge patch): a field set to null is cleared."""
 
-    name: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    name: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200)] = None
     kind: v.CustomerKind | None = None
     industry_code: Annotated[str | None, Field(max_length=5)] = None
     region_code: Annotated[str | None, Field(max_length=6)] = None
-    address: Annotated[str | None, Field(max_length=500)] = None
+    address: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=500)] = None
     scale: v.Scale | None = None
     status: v.Status | None = None
     stage: v.Stage | None = None
-    owner_id: Annotated[str | None, Field(max_length=64)] = None
+    owner_id: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=64)] = None
     source_channel: v.SourceChannel | None = None
     last_follow_up_at: DateTime | None = None
     gender: v.Gender | None = None
@@ -192,7 +196,7 @@ class CustomerUpdate(_Body):
     id_number: Annotated[str | None, Field(max_length=18)] = None
     preferences: dict[str, Any] | None = None
     interests: Annotated[list[Interest] | None, Field(max_length=50)] = None
-    notes: Annotated[str | None, Field(max_length=5000)] = None
+    notes: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=5000)] = None
     custom_fields: dict[str, Any] | None = None
     credit_limit: Money | None = None
     outstanding_amount: Money | None = None
@@ -283,8 +287,10 @@ class InteractionCreate(_Body):
     channel: v.InteractionChannel
     type: v.InteractionType = "follow_up"
     occurred_at: DateTime
-    summary: Annotated[str, Field(min_length=1, max_length=5000, examples=["电话回访，客户关注交期"])]
-    by_user: Annotated[str | None, Field(max_length=64)] = None
+    summary: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=5000, examples=["电话回访，客户关注交期"])
+    ]
+    by_user: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=64)] = None
 
 
 class InteractionRead(_Out):
@@ -303,14 +309,20 @@ class InteractionList(Page):
 
 
 class OrderCreate(_Body):
-    product: Annotated[str, Field(min_length=1, max_length=200, examples=["数控车床 CK6150"])]
+    product: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["数控车床 CK6150"])
+    ]
     quantity: Annotated[int, Field(ge=1, le=1_000_000_000), JSON_INTEGER] = 1
     amount: Money
     ordered_at: DateTime
     channel: v.OrderChannel = "direct"
     external_id: Annotated[
         str | None,
-        Field(max_length=100, description="Your order number; resending it returns the same order"),
+        Field(
+            pattern=v.PLAIN_TEXT,
+            max_length=100,
+            description="Your order number; resending it returns the same order",
+        ),
     ] = None
 
 
@@ -331,8 +343,12 @@ class OrderList(Page):
 
 
 class ContractCreate(_Body):
-    number: Annotated[str, Field(min_length=1, max_length=64, examples=["HT-2024-0501"])]
-    title: Annotated[str, Field(min_length=1, max_length=200, examples=["年度设备采购合同"])]
+    number: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=64, examples=["HT-2024-0501"])
+    ]
+    title: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["年度设备采购合同"])
+    ]
     amount: Money
     signed_on: Date | None = None
     starts_on: Date | None = None
@@ -359,8 +375,10 @@ class ContractList(Page):
 
 class ServiceRecordCreate(_Body):
     category: v.ServiceCategory
-    subject: Annotated[str, Field(min_length=1, max_length=200, examples=["设备异响投诉"])]
-    description: Annotated[str | None, Field(max_length=5000)] = None
+    subject: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["设备异响投诉"])
+    ]
+    description: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=5000)] = None
     satisfaction: Annotated[int, Field(ge=1, le=5), JSON_INTEGER] | None = None
     status: v.ServiceStatus = "open"
     opened_at: DateTime | None = None
@@ -406,9 +424,9 @@ class CustomerView(_Out):
 
 class CustomFieldCreate(_Body):
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["erp_code"])]
-    label: Annotated[str, Field(min_length=1, max_length=100, examples=["ERP 编码"])]
+    label: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["ERP 编码"])]
     type: v.FieldType
-    options: Annotated[list[str], Field(max_length=200)] = []
+    options: Annotated[list[Annotated[str, Field(pattern=v.PLAIN_TEXT)]], Field(max_length=200)] = []
     required: StrictBool = False
     max_length: Annotated[int, Field(ge=1, le=10_000), JSON_INTEGER] | None = None
 
@@ -700,13 +718,13 @@ Permission = Annotated[str, Field(pattern=v.PERMISSION)]
 
 class UserCreate(_Body):
     employee_id: Annotated[str, Field(min_length=1, max_length=64, examples=["S1002"])]
-    display_name: Annotated[str, Field(min_length=1, max_length=100, examples=["李娜"])]
+    display_name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["李娜"])]
     org_unit_id: Annotated[str | None, Field(max_length=64)] = None
     roles: Annotated[list[RoleName], Field(min_length=1, max_length=20, examples=[["sales"]])]
 
 
 class UserUpdate(_Body):
-    display_name: Annotated[str | None, Field(min_length=1, max_length=100)] = None
+    display_name: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100)] = None
     org_unit_id: Annotated[str | None, Field(max_length=64)] = None
     roles: Annotated[list[RoleName] | None, Field(min_length=1, max_length=20)] = None
     status: Literal["active", "disabled"] | None = None
@@ -744,14 +762,14 @@ class OneTimePassword(_Out):
 
 class RoleBody(_Body):
     name: Annotated[RoleName, Field(examples=["auditor"])]
-    description: Annotated[str, Field(max_length=200)] = ""
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=200)] = ""
     permissions: Annotated[list[Permission], Field(max_length=100, examples=[["audit:read"]])]
     scope: v.RecordScope
     field_rules: dict[v.FieldGroup, v.FieldRule] = {}
 
 
 class RoleUpdate(_Body):
-    description: Annotated[str | None, Field(max_length=200)] = None
+    description: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=200)] = None
     permissions: Annotated[list[Permission] | None, Field(max_length=100)] = None
     scope: v.RecordScope | None = None
     field_rules: dict[v.FieldGroup, v.FieldRule] | None = None
@@ -772,7 +790,7 @@ class RoleList(_Out):
 
 class OrgUnitBody(_Body):
     id: Annotated[str | None, Field(pattern=v.ORG_UNIT_ID, examples=["east"])] = None
-    name: Annotated[str, Field(min_length=1, max_length=100, examples=["华东区"])]
+    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["华东区"])]
     parent_id: Annotated[str | None, Field(max_length=64)] = None
     kind: v.OrgUnitKind
 
@@ -789,7 +807,9 @@ class OrgUnitList(_Out):
 
 
 class ApiClientCreate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=100, examples=["天猫旗舰店订单同步"])]
+    name: Annotated[
+        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["天猫旗舰店订单同步"])
+    ]
     scopes: Annotated[
         list[Annotated[str, Field(pattern=v.SCOPE)]],
         Field(min_length=1, max_length=50, examples=[["customer:read", "related:write"]]),
@@ -846,6 +866,7 @@ class ConsentCreate(_Body):
     evidence: Annotated[
         str,
         Field(
+            pattern=v.PLAIN_TEXT,
             min_length=1,
             max_length=1000,
             description="How it can be proven: form ID, call recording reference, scanned page…",
@@ -904,6 +925,7 @@ class ErasureCreate(_Body):
     reason: Annotated[
         str,
         Field(
+            pattern=v.PLAIN_TEXT,
             max_length=500,
             description="Why: the request's reference (kept in the audit log; never personal data)",
             examples=["PIPL request 2024-117"],

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from stdnum import exceptions as stdnum_exceptions
@@ -21,6 +22,7 @@ from stdnum.cn import ric
 
 from services.common.errors import FieldViolation, InvalidArgument
 from services.common.vocabulary import (  # noqa: F401  (the profile domain's names for them)
+    PLAIN_TEXT,
     WECHAT_ID,
     ConsentChannel,
     ContractStatus,
@@ -41,6 +43,7 @@ from services.common.vocabulary import (  # noqa: F401  (the profile domain's na
 )
 from services.profile import codes
 
+_PLAIN_TEXT = re.compile(PLAIN_TEXT)
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _LANDLINE = re.compile(r"0\d{2,3}\d{7,8}")
 _CLOCK_SKEW = timedelta(minutes=5)
@@ -119,6 +122,15 @@ Amount = Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), decimal_p
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        # Control characters (NUL above all) cannot be stored everywhere, logged or audited faithfully.
+        texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        if any(isinstance(t, str) and not _PLAIN_TEXT.match(t) for t in texts):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class ContactInput(_Input):

@@ -288,3 +288,41 @@ def test_health_reports_serving(auth: Running) -> None:
             health_pb2.HealthCheckRequest(service="crm.auth.v1.AuthService"), timeout=5
         )
     assert status.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda stub: stub.CreateApiClient(
+            pb.CreateApiClientRequest(client=pb.ApiClient(name="E\x00RP", scopes=["customer:read"])),
+            metadata=ADMIN,
+            timeout=5,
+        ),
+        lambda stub: stub.CreateOrgUnit(
+            pb.CreateOrgUnitRequest(org_unit=pb.OrgUnit(name="华东\x00二组", kind="team")),
+            metadata=ADMIN,
+            timeout=5,
+        ),
+        lambda stub: stub.CreateRole(
+            pb.CreateRoleRequest(
+                role=pb.Role(
+                    name="nul-role", description="a\x07b", permissions=["customer:read"], scope="own"
+                )
+            ),
+            metadata=ADMIN,
+            timeout=5,
+        ),
+    ],
+    ids=["api-client", "org-unit", "role"],
+)
+def test_names_with_control_characters_are_refused_and_nothing_is_made(
+    stub: auth_pb2_grpc.AuthServiceStub, call: Any
+) -> None:
+    clients = len(stub.ListApiClients(pb.ListApiClientsRequest(), metadata=ADMIN, timeout=5).clients)
+    units = len(stub.ListOrgUnits(pb.ListOrgUnitsRequest(), metadata=ADMIN, timeout=5).org_units)
+    with pytest.raises(grpc.RpcError) as caught:
+        call(stub)
+    assert code(caught) == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.message for v in violations_of(caught.value)] == ["must not contain control characters"]
+    assert len(stub.ListApiClients(pb.ListApiClientsRequest(), metadata=ADMIN, timeout=5).clients) == clients
+    assert len(stub.ListOrgUnits(pb.ListOrgUnitsRequest(), metadata=ADMIN, timeout=5).org_units) == units

@@ -226,6 +226,12 @@ def test_a_rep_sees_only_own_customers_and_others_are_not_found(api: httpx.Clien
             {"birthday"},
         ),
         (b"[]", 422, None),
+        (
+            b'{"name": "x\\u0000y", "industry_code": "3411", "contacts": [{"name": "a\\u0001",'
+            b' "phones": ["13812345678"]}]}',
+            422,
+            {"name", "contacts.0.name"},
+        ),
     ],
 )
 def test_bad_input_gets_a_specific_problem_and_writes_nothing(

@@ -1,6 +1,7 @@
 """The OpenAPI document is a contract a generated client can trust: Schemathesis generates
-requests from it (examples, coverage and fuzzing phases) for an administrator and a partner
-client, and every answer must be what the document says: no server error, documented statuses,
+requests from it (examples, coverage and fuzzing phases, and chained calls that feed one answer
+into the next) for an administrator and a partner client, and every answer must be what the
+document says: no server error, documented statuses,
 content types, headers and bodies, required headers enforced, undocumented methods refused with
 Allow. The few failures a document cannot prevent are in contract_allowlist.toml, each with its
 reason."""
@@ -120,7 +121,7 @@ def _check(case: schemathesis.Case, headers: dict[str, str], stack: Stack) -> No
             raise failed from None
 
 
-# Derandomized, so a run in `make test` is repeatable; bench/contract.py explores further.
+# Derandomized, so a run in `make test` is repeatable; the by-hand run in docs/api.md explores further.
 @pytest.mark.parametrize("caller", THOROUGH)
 @schema.parametrize()
 @settings(max_examples=3, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
@@ -139,6 +140,46 @@ def test_each_role_sees_the_documented_contract(
 ) -> None:
     stack, callers = contract_stack
     _check(case, callers[caller], stack)
+
+
+def _state_machine(base_url: str, headers: dict[str, str]) -> Any:
+    """Sequences of calls that feed one answer into the next (a created customer's ID into its
+    reads, changes, related records, tags and erasure), chained by the links Schemathesis infers
+    from the document; every answer is checked as in the stateless test."""
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"base_url": base_url, "headers": headers}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            try:
+                case.validate_response(response, headers=headers, checks=CHECKS)
+            except FailureGroup as group:
+                left = [f for f in group.exceptions if not _allowed(f, response)]
+                if left:
+                    failed = FailureGroup(left)
+                    answer = f"{response.status_code} {response.content[:300]!r}"
+                    failed.add_note(f"{case.method} {case.formatted_path} -> {answer}")
+                    failed.add_note(f"sent: {case.as_curl_command()[:600]}")
+                    raise failed from None
+
+    return Workflow
+
+
+@pytest.mark.parametrize("caller", THOROUGH)
+def test_chained_calls_keep_the_contract(
+    caller: str, contract_stack: tuple[Stack, dict[str, dict[str, str]]]
+) -> None:
+    stack, callers = contract_stack
+    _state_machine(stack.gateway_url, callers[caller]).run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
 
 
 def test_every_error_is_documented_as_a_registered_problem() -> None:

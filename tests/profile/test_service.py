@@ -80,6 +80,11 @@ def test_create_normalizes_and_records_who(db: Database, rep: Caller) -> None:
         ({"gender": "male"}, ""),
         ({"unknown_field": 1}, "unknown_field"),
         ({"custom_fields": {"nope": 1}}, "custom_fields.nope"),
+        # Control characters: PostgreSQL cannot store NUL, and logs and audit need plain text.
+        ({"name": "上海\x00明辉"}, "name"),
+        ({"notes": "ok\x07"}, "notes"),
+        ({"interests": ["数控\x1b机床"]}, "interests"),
+        ({"contacts": [{"name": "张\x00伟", "phones": ["13812345678"]}]}, "contacts.0.name"),
     ],
 )
 def test_invalid_input_is_refused_field_by_field_and_writes_nothing(
