@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: install services up down test lint protos bench bench-search bench-segments clean
+.PHONY: install services up down test lint protos bench bench-search bench-contract bench-segments clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: install  ## Gateway read/create throughput against the SPEC targets.
 
 bench-search: install  ## Search latency over 1,000,000 generated customers (about 20 minutes).
 	$(PY) -m bench.search_latency
+
+bench-contract: install  ## The API contract test with 20 times the examples and sequences, not derandomized (about an hour).
+	CRM_CONTRACT_SCALE=20 $(PY) -m pytest -n $(TEST_WORKERS) -p no:cacheprovider tests/gateway/test_fuzz.py
 
 bench-segments: install  ## A 3-condition segment over 1,000,000 customers, and one change's update time.
 	$(PY) -m bench.segment_eval --database sqlite

@@ -1,12 +1,17 @@
 """Search over N generated customers, measured against SPEC section 5.
 
     python -m bench.search_latency [--customers 1000000] [--duration 30] [--rate 100]
-                                   [--write-rate 50] [--json results.json]
+                                   [--write-rate 50] [--backends tantivy,opensearch]
+                                   [--json results.json]
+
+Each backend in --backends is measured in turn on the same generated data and query mix.
 
 1. Generates N realistic customer snapshots (Chinese company and person names, real GB/T 4754
    industry and GB/T 2260 region codes, mainland mobiles; 2 worker processes build the index
-   documents, pinyin included) and indexes them with the search service's own TantivyBackend
-   into <data>/search, before any service starts: build time, documents/s, size on disk.
+   documents, pinyin included) and indexes them with the search service's own backend before
+   any service starts: TantivyBackend into <data>/search, or ClusterBackend into a local
+   single-node OpenSearch / Elasticsearch (scripts.engines, heap from CRM_ENGINES_HEAP, 512m by
+   default) in bulk requests of --cluster-batch documents: build time, documents/s, size.
 2. Starts profile, search and gateway as processes (scripts.stack.Stack) on that data folder.
 3. Sends a weighted mix of fuzzy (typo), partial-name, full-pinyin, initials, phone-fragment,
    combined (text + conditions + facets), filter-only deep-page (page 5, -deal_amount_12m) and
@@ -20,6 +25,7 @@ its CPU share is printed next to theirs. Exit status 0 whatever the figures; 1 i
 """
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -29,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -158,8 +165,13 @@ def build_chunk(task: tuple[int, int, int, int]) -> tuple[list[dict[str, Any]], 
     return docs, samples
 
 
-def build_index(folder: Path, customers: int, seed: int, workers: int, batch: int) -> dict[str, Any]:
-    """Generate and index the customers; returns timings, size and query samples."""
+def build_index(
+    folder: Path, customers: int, seed: int, workers: int, batch: int, engine: Any = None
+) -> dict[str, Any]:
+    """Generate and index the customers (into the embedded index, or the engine's when a local
+    OpenSearch / Elasticsearch node is given); returns timings, size and query samples."""
+    if engine is not None:
+        return _build_cluster_index(engine, customers, seed, workers, batch)
     from services.search.tantivy_backend import TantivyBackend
 
     chunk = 5000
@@ -202,6 +214,58 @@ def build_index(folder: Path, customers: int, seed: int, workers: int, batch: in
         "documents_per_s": customers / total,
         "bytes": size,
         "segments": segments,
+        "workers": workers,
+        "batch": batch,
+        "samples": samples,
+    }
+
+
+def _build_cluster_index(engine: Any, customers: int, seed: int, workers: int, batch: int) -> dict[str, Any]:
+    """The same documents written the way the search service writes them (ClusterBackend.apply:
+    one refreshed bulk request per batch) into the index behind the service's alias."""
+    from services.search.cluster_backend import ClusterBackend
+    from services.search.settings import SearchSettings
+
+    chunk = 5000
+    step = max(1, customers // 6000)
+    tasks = [(s, min(chunk, customers - s), seed, step) for s in range(0, customers, chunk)]
+    # One node: no replica to wait for.
+    backend = ClusterBackend(engine.engine, engine.url, SearchSettings().index_alias, replicas=0)
+    started = time.perf_counter()
+    samples: list[dict[str, Any]] = []
+    pending: list[dict[str, Any]] = []
+    done = 0
+    apply_seconds = 0.0
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for docs, found in pool.imap(build_chunk, tasks):
+            samples += found
+            pending += docs
+            done += len(docs)
+            while len(pending) >= batch or (pending and done == customers):
+                t0 = time.perf_counter()
+                backend.apply(pending[:batch], [], 0)
+                apply_seconds += time.perf_counter() - t0
+                pending = pending[batch:]
+            if done % 50_000 == 0 or done == customers:
+                rate = done / (time.perf_counter() - started)
+                log(f"indexed {done:,} / {customers:,} ({rate:,.0f} documents/s)")
+    indexed = time.perf_counter() - started
+    # No force merge: the index is left as the service's own writes would leave it.
+    merged = 0.0
+    count = backend.count()
+    client = backend._client  # noqa: SLF001 - the bench reads the engine's own statistics
+    primaries = client.indices.stats(index=backend.index)["_all"]["primaries"]
+    backend.close()
+    total = time.perf_counter() - started
+    return {
+        "documents": count,
+        "seconds": total,
+        "index_seconds": indexed,
+        "merge_wait_seconds": merged,
+        "apply_seconds": apply_seconds,
+        "documents_per_s": customers / total,
+        "bytes": int(primaries["store"]["size_in_bytes"]),
+        "segments": int(primaries["segments"]["count"]),
         "workers": workers,
         "batch": batch,
         "samples": samples,
@@ -317,8 +381,13 @@ def deep_page_items(address: str, samples: list[dict[str, Any]], rng: random.Ran
     from crm.search.v1 import search_pb2 as pb
     from crm.search.v1 import search_pb2_grpc
     from services.common.identity import Caller
+    from services.gateway.settings import GatewaySettings
 
-    metadata = Caller(id="bench-search", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
+    # The gateway's development identity: page tokens are sealed for one caller, and the deep
+    # pages walked here are then requested through the gateway as well as directly.
+    metadata = Caller(
+        id=GatewaySettings().dev_caller_id, roles=("admin",), scope="all", permissions=("*",)
+    ).to_metadata()
     items = []
     with grpc.insecure_channel(address) as channel:
         stub = search_pb2_grpc.SearchServiceStub(channel)
@@ -395,12 +464,41 @@ def run_job(work: Path, job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """Every phase; returns the raw results."""
-    results: dict[str, Any] = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()}}
+@contextlib.contextmanager
+def _engine(backend: str, work: Path) -> Iterator[Any]:
+    """A local single-node engine for a cluster backend (scripts.engines), or None for tantivy."""
+    if backend == "tantivy":
+        yield None
+        return
+    from scripts import engines
+
+    log(f"starting a local {backend} node ({os.environ.get('CRM_ENGINES_HEAP', engines.HEAP)} heap)")
+    node = engines.start(backend, home=work / backend)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+def measure(args: argparse.Namespace, work: Path, backend: str) -> dict[str, Any]:
+    """Every phase on one search backend; returns the raw results."""
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "backend": backend,
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
+    with _engine(backend, work) as node:
+        if node is not None:
+            results["engine"] = f"{node.engine} {node.version}"
+        _measure(args, work, node, results)
+    return results
+
+
+def _measure(args: argparse.Namespace, work: Path, node: Any, results: dict[str, Any]) -> None:
     data_dir = work / "data"
     log(f"generating and indexing {args.customers:,} customers with {args.workers} workers")
-    build = build_index(data_dir / "search", args.customers, args.seed, args.workers, args.batch)
+    batch = args.batch if node is None else args.cluster_batch
+    build = build_index(data_dir / "search", args.customers, args.seed, args.workers, batch, node)
     samples = build.pop("samples")
     results["build"] = build
     log(
@@ -411,7 +509,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     bodies = new_customers(writes, args.seed + 1)
     log("starting profile, search and gateway")
     t0 = time.perf_counter()
-    with Stack(data_dir=data_dir, env={"CRM_LOG_LEVEL": "WARNING"}) as stack:
+    env = {"CRM_LOG_LEVEL": "WARNING"}
+    if node is not None:
+        env |= {"CRM_SEARCH_BACKEND": node.engine, f"{node.engine.upper()}_URL": node.url}
+    with Stack(data_dir=data_dir, env=env) as stack:
         results["stack_start_seconds"] = time.perf_counter() - t0
         pids = {name: proc.pid for name, proc in stack.processes.items()}
         rng = random.Random(args.seed)
@@ -444,7 +545,6 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 "verify": 50,
             },
         )
-    return results
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -529,8 +629,9 @@ def report(results: dict[str, Any]) -> str:
         ("  visible p50 / p95 / p99 (from POST sent)", _ms(wl["visibility_from_send"]), "-", ""),
     ]
     width = max(len(r[0]) for r in rows)
+    engine = results.get("engine") or "tantivy (embedded)"
     lines = [
-        f"Search latency: {b['documents']:,} customers, open loop at {rate:g} req/s, "
+        f"Search latency on {engine}: {b['documents']:,} customers, open loop at {rate:g} req/s, "
         f"{a['duration']} s per run after {a['warmup']} s warm-up",
         f"Machine: {m['cpus']} cores ({m['cpu_model']}), {m['memory']}, Python {m['python']}, {m['date']}, "
         f"load average before the run {m['load_average_at_start']}",
@@ -552,7 +653,8 @@ def report(results: dict[str, Any]) -> str:
         f"  gateway:       {_cpu(gateway)}",
         f"  under writes:  {_cpu(searches)}",
         f"Build: {b['index_seconds']:.0f} s generating + indexing ({b['workers']} document workers, "
-        f"commits every {b['batch']:,}; {b['apply_seconds']:.0f} s inside TantivyBackend.apply), "
+        f"commits every {b['batch']:,}; {b['apply_seconds']:.0f} s inside "
+        f"{'ClusterBackend' if results.get('engine') else 'TantivyBackend'}.apply), "
         f"{b['merge_wait_seconds']:.0f} s waiting for merges; "
         f"stack started in {results['stack_start_seconds']:.1f} s",
         f"Open loop: direct {direct['scheduled']} scheduled / {direct['unfinished']} unfinished; gateway "
@@ -602,22 +704,38 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="keep the run's folder (index, logs) here instead of deleting it"
     )
+    parser.add_argument(
+        "--backends",
+        default="tantivy",
+        help="comma-separated, run in turn on the same data: tantivy, opensearch, elasticsearch "
+        "(a local node from scripts.engines; CRM_ENGINES_HEAP sets its heap)",
+    )
+    parser.add_argument(
+        "--cluster-batch", type=int, default=5000, help="documents per bulk request on a cluster backend"
+    )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="crm-bench-search-"))
-    try:
-        started = time.monotonic()
-        results = measure(args, work)
-        results["total_seconds"] = time.monotonic() - started
-    finally:
-        if args.keep:
-            shutil.move(str(work), str(args.keep))
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    print(report(results))  # noqa: T201
-    log(f"done in {results['total_seconds']:.0f} s")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - {"tantivy", "opensearch", "elasticsearch"}
+    if unknown:
+        parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    runs = []
+    for backend in backends:
+        work = Path(tempfile.mkdtemp(prefix=f"crm-bench-search-{backend}-"))
+        try:
+            started = time.monotonic()
+            results = measure(args, work, backend)
+            results["total_seconds"] = time.monotonic() - started
+        finally:
+            if args.keep:
+                shutil.move(str(work), str(args.keep / backend))
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+        print(report(results) + "\n", flush=True)  # noqa: T201
+        log(f"{backend} done in {results['total_seconds']:.0f} s")
+        runs.append(results)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
-    raise SystemExit(1 if _failures(results) else 0)
+        args.json.write_text(json.dumps(runs, indent=2, ensure_ascii=False), encoding="utf-8")
+    raise SystemExit(1 if any(_failures(r) for r in runs) else 0)
 
 
 if __name__ == "__main__":

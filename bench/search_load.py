@@ -191,10 +191,15 @@ def grpc_sender(address: str) -> tuple[Callable[[dict[str, Any]], Awaitable[Outc
     from crm.search.v1 import search_pb2 as pb
     from crm.search.v1 import search_pb2_grpc
     from services.common.identity import Caller
+    from services.gateway.settings import GatewaySettings
 
     channel = grpc.aio.insecure_channel(address)
     stub = search_pb2_grpc.SearchServiceStub(channel)
-    metadata = Caller(id="bench-search", roles=("admin",), scope="all", permissions=("*",)).to_metadata()
+    # The gateway's development identity: page tokens are sealed for one caller, and the deep
+    # pages walked here are then requested through the gateway as well as directly.
+    metadata = Caller(
+        id=GatewaySettings().dev_caller_id, roles=("admin",), scope="all", permissions=("*",)
+    ).to_metadata()
     built: dict[int, Any] = {}
 
     async def send(item: dict[str, Any]) -> Outcome:

@@ -175,7 +175,7 @@ def growth_periods(period: str, start: datetime | None, end: datetime | None, at
         raise conditions.bad("period", f"use one of {', '.join(PERIODS)}")
     end = end or at
     if start is not None and start > end:
-        raise conditions.bad("start", "start is after end")
+        raise conditions.bad("start", "end (now when not given) must be after start")
     last = period_start(end, period)
     if start is None:
         first = last

@@ -65,3 +65,7 @@ SCOPE = r"^[a-z_]+:(\*|[a-z_-]+)$"
 # Free text without control characters (tab, line feed and carriage return are fine): NUL and
 # the like cannot be stored everywhere (PostgreSQL refuses NUL), logged or audited faithfully.
 PLAIN_TEXT = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+# Plain text with at least one visible character: what a required name or summary must be (the
+# services strip surrounding blanks, so "  " is no name).
+_PLAIN = r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+VISIBLE_TEXT = rf"^{_PLAIN}*[^\s\x00-\x08\x0B\x0C\x0E-\x1F\x7F]{_PLAIN}*$"

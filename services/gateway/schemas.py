@@ -71,6 +71,20 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Change(_Body):
+    """A change names at least one field, and leaves out the fields it does not change (null is
+    refused rather than read as "clear" by some fields and as "keep" by others)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> "_Change":
+        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)}: leave a field out rather than send null")
+        return self
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -88,7 +102,7 @@ class ContactCreate(_Body):
         }
     )
 
-    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["张伟"])]
+    name: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["张伟"])]
     title: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=100, examples=["采购经理"])] = None
     phones: Annotated[list[str], Field(max_length=10, examples=[["13812345678"]])] = []
     emails: Annotated[list[str], Field(max_length=10, examples=[["zhangwei@example.cn"]])] = []
@@ -141,7 +155,8 @@ class CustomerCreate(_Body):
     )
 
     name: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"])
+        str,
+        Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=200, examples=["上海明辉精密机械有限公司"]),
     ]
     kind: v.CustomerKind = "company"
     industry_code: Annotated[str, Field(max_length=5, description="GB/T 4754-2017 code", examples=["3411"])]
@@ -180,7 +195,7 @@ class CustomerCreate(_Body):
 class CustomerUpdate(_Body):
     """Fields to change (JSON merge patch): a field set to null is cleared."""
 
-    name: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200)] = None
+    name: Annotated[str | None, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=200)] = None
     kind: v.CustomerKind | None = None
     industry_code: Annotated[str | None, Field(max_length=5)] = None
     region_code: Annotated[str | None, Field(max_length=6)] = None
@@ -288,7 +303,7 @@ class InteractionCreate(_Body):
     type: v.InteractionType = "follow_up"
     occurred_at: DateTime
     summary: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=5000, examples=["电话回访，客户关注交期"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=5000, examples=["电话回访，客户关注交期"])
     ]
     by_user: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=64)] = None
 
@@ -310,7 +325,7 @@ class InteractionList(Page):
 
 class OrderCreate(_Body):
     product: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["数控车床 CK6150"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=200, examples=["数控车床 CK6150"])
     ]
     quantity: Annotated[int, Field(ge=1, le=1_000_000_000), JSON_INTEGER] = 1
     amount: Money
@@ -344,10 +359,10 @@ class OrderList(Page):
 
 class ContractCreate(_Body):
     number: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=64, examples=["HT-2024-0501"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=64, examples=["HT-2024-0501"])
     ]
     title: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["年度设备采购合同"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=200, examples=["年度设备采购合同"])
     ]
     amount: Money
     signed_on: Date | None = None
@@ -376,7 +391,7 @@ class ContractList(Page):
 class ServiceRecordCreate(_Body):
     category: v.ServiceCategory
     subject: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=200, examples=["设备异响投诉"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=200, examples=["设备异响投诉"])
     ]
     description: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=5000)] = None
     satisfaction: Annotated[int, Field(ge=1, le=5), JSON_INTEGER] | None = None
@@ -423,10 +438,24 @@ class CustomerView(_Out):
 
 
 class CustomFieldCreate(_Body):
+    """A field every customer may carry; an enum field lists its options, no other kind has any."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["type"], "properties": {"type": {"const": "enum"}}},
+            "then": {"required": ["options"], "properties": {"options": {"minItems": 1}}},
+            "else": {"properties": {"options": {"maxItems": 0}}},
+        },
+    )
+
     key: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["erp_code"])]
-    label: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["ERP 编码"])]
+    label: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["ERP 编码"])]
     type: v.FieldType
-    options: Annotated[list[Annotated[str, Field(pattern=v.PLAIN_TEXT)]], Field(max_length=200)] = []
+    options: Annotated[
+        list[Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100)]],
+        Field(max_length=200),
+    ] = []
     required: StrictBool = False
     max_length: Annotated[int, Field(ge=1, le=10_000), JSON_INTEGER] | None = None
 
@@ -718,16 +747,20 @@ Permission = Annotated[str, Field(pattern=v.PERMISSION)]
 
 class UserCreate(_Body):
     employee_id: Annotated[str, Field(min_length=1, max_length=64, examples=["S1002"])]
-    display_name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["李娜"])]
+    display_name: Annotated[
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["李娜"])
+    ]
     org_unit_id: Annotated[str | None, Field(max_length=64)] = None
     roles: Annotated[list[RoleName], Field(min_length=1, max_length=20, examples=[["sales"]])]
 
 
-class UserUpdate(_Body):
-    display_name: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100)] = None
-    org_unit_id: Annotated[str | None, Field(max_length=64)] = None
-    roles: Annotated[list[RoleName] | None, Field(min_length=1, max_length=20)] = None
-    status: Literal["active", "disabled"] | None = None
+class UserUpdate(_Change):
+    display_name: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100)] | Omitted = None
+    org_unit_id: (
+        Annotated[str, Field(max_length=64, description='"" takes the user out of their unit')] | Omitted
+    ) = None
+    roles: Annotated[list[RoleName], Field(min_length=1, max_length=20)] | Omitted = None
+    status: Literal["active", "disabled"] | Omitted = None
 
 
 class UserRead(_Out):
@@ -768,11 +801,11 @@ class RoleBody(_Body):
     field_rules: dict[v.FieldGroup, v.FieldRule] = {}
 
 
-class RoleUpdate(_Body):
-    description: Annotated[str | None, Field(pattern=v.PLAIN_TEXT, max_length=200)] = None
-    permissions: Annotated[list[Permission] | None, Field(max_length=100)] = None
-    scope: v.RecordScope | None = None
-    field_rules: dict[v.FieldGroup, v.FieldRule] | None = None
+class RoleUpdate(_Change):
+    description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=200)] | Omitted = None
+    permissions: Annotated[list[Permission], Field(max_length=100)] | Omitted = None
+    scope: v.RecordScope | Omitted = None
+    field_rules: dict[v.FieldGroup, v.FieldRule] | Omitted = None
 
 
 class RoleRead(_Out):
@@ -790,7 +823,7 @@ class RoleList(_Out):
 
 class OrgUnitBody(_Body):
     id: Annotated[str | None, Field(pattern=v.ORG_UNIT_ID, examples=["east"])] = None
-    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["华东区"])]
+    name: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["华东区"])]
     parent_id: Annotated[str | None, Field(max_length=64)] = None
     kind: v.OrgUnitKind
 
@@ -808,7 +841,7 @@ class OrgUnitList(_Out):
 
 class ApiClientCreate(_Body):
     name: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["天猫旗舰店订单同步"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["天猫旗舰店订单同步"])
     ]
     scopes: Annotated[
         list[Annotated[str, Field(pattern=v.SCOPE)]],

@@ -82,7 +82,7 @@ class SegmentConditionIn(_Body):
 
 class TagCreate(_Body):
     name: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=50, examples=["新产品潜在客户"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=50, examples=["新产品潜在客户"])
     ]
     group: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=30, examples=["兴趣"])] = ""
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#13c2c2"])] = "#1677ff"
@@ -93,7 +93,7 @@ class TagCreate(_Body):
 class TagUpdate(_Body):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=50)] | Omitted = None
+    name: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=50)] | Omitted = None
     group: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=30)] | Omitted = None
     color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | Omitted = None
     description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] | Omitted = None
@@ -193,7 +193,7 @@ class TagHistoryList(_Out):
 
 class TagRuleCreate(_Body):
     name: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["A/B 类 90 天无互动"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["A/B 类 90 天无互动"])
     ]
     tag_id: TagId
     condition: SegmentConditionIn
@@ -204,7 +204,7 @@ class TagRuleCreate(_Body):
 class TagRuleUpdate(_Body):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100)] | Omitted = None
+    name: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100)] | Omitted = None
     tag_id: TagId | Omitted = None
     condition: SegmentConditionIn | Omitted = None
     enabled: StrictBool | Omitted = None
@@ -262,7 +262,7 @@ class SegmentCreate(_Body):
     )
 
     name: Annotated[
-        str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100, examples=["A 类高额但 3 个月无互动"])
+        str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100, examples=["A 类高额但 3 个月无互动"])
     ]
     description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] = ""
     kind: Literal["dynamic", "static"] = "dynamic"
@@ -273,7 +273,7 @@ class SegmentCreate(_Body):
 class SegmentUpdate(_Body):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Annotated[str, Field(pattern=v.PLAIN_TEXT, min_length=1, max_length=100)] | Omitted = None
+    name: Annotated[str, Field(pattern=v.VISIBLE_TEXT, min_length=1, max_length=100)] | Omitted = None
     description: Annotated[str, Field(pattern=v.PLAIN_TEXT, max_length=500)] | Omitted = None
     condition: SegmentConditionIn | Omitted = None
     customer_ids: Annotated[list[CustomerIdStr], Field(max_length=10_000)] | Omitted = None

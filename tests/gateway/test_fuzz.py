@@ -7,6 +7,7 @@ Allow. The few failures a document cannot prevent are in contract_allowlist.toml
 reason."""
 
 import json
+import os
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,9 @@ ROLES = {
     "service": {"X-Dev-Caller": "V0001", "X-Dev-Roles": "service", "X-Dev-Scope": "all"},
     "marketing": {"X-Dev-Caller": "K0001", "X-Dev-Roles": "marketing", "X-Dev-Scope": "all"},
 }
+# Examples per operation and caller, and chained sequences per caller: small in `make test`,
+# larger in `make bench-contract` (CRM_CONTRACT_SCALE multiplies them).
+SCALE = int(os.environ.get("CRM_CONTRACT_SCALE", "1"))
 # The callers who reach every operation get generated requests; the roles, the documented examples.
 THOROUGH = ["admin", "partner"]
 BRIEF = [role for role in ROLES if role != "admin"]
@@ -124,7 +128,9 @@ def _check(case: schemathesis.Case, headers: dict[str, str], stack: Stack) -> No
 # Derandomized, so a run in `make test` is repeatable; the by-hand run in docs/api.md explores further.
 @pytest.mark.parametrize("caller", THOROUGH)
 @schema.parametrize()
-@settings(max_examples=3, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=3 * SCALE, derandomize=SCALE == 1, deadline=None, suppress_health_check=list(HealthCheck)
+)
 def test_the_api_keeps_its_documented_contract(
     case: schemathesis.Case, caller: str, contract_stack: tuple[Stack, dict[str, dict[str, str]]]
 ) -> None:
@@ -134,7 +140,7 @@ def test_the_api_keeps_its_documented_contract(
 
 @pytest.mark.parametrize("caller", BRIEF)
 @brief.parametrize()
-@settings(max_examples=1, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=SCALE, derandomize=SCALE == 1, deadline=None, suppress_health_check=list(HealthCheck))
 def test_each_role_sees_the_documented_contract(
     case: schemathesis.Case, caller: str, contract_stack: tuple[Stack, dict[str, dict[str, str]]]
 ) -> None:
@@ -173,9 +179,9 @@ def test_chained_calls_keep_the_contract(
     stack, callers = contract_stack
     _state_machine(stack.gateway_url, callers[caller]).run(
         settings=settings(
-            max_examples=15,
+            max_examples=15 * SCALE,
             stateful_step_count=6,
-            derandomize=True,
+            derandomize=SCALE == 1,
             deadline=None,
             suppress_health_check=list(HealthCheck),
         )

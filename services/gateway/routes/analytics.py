@@ -144,7 +144,7 @@ async def get_growth(
     """New, churned, net and total customers per day, week, month or quarter (UTC)."""
     if start is not None and end is not None and start > end:
         raise RequestValidationError(
-            [{"loc": ("query", "start"), "msg": "start is after end", "type": "value_error"}]
+            [{"loc": ("query", "start"), "msg": "end must be after start", "type": "value_error"}]
         )
     req = pb.GetGrowthRequest(condition=_filter(request), period=period, start=_stamp(start), end=_stamp(end))
     return _view(request, await client.get_growth(metadata(request, caller), req))
